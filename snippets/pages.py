@@ -1,0 +1,14 @@
+from django.conf import settings
+from django.shortcuts import render
+
+
+def index(request):
+    """The demo page, told where the WebSocket is and how long snippets live."""
+    return render(
+        request,
+        "index.html",
+        {
+            "websocket_url": settings.WEBSOCKET_URL,
+            "snippet_ttl_seconds": settings.SNIPPET_TTL_SECONDS,
+        },
+    )

@@ -1,0 +1,89 @@
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+from rest_framework.reverse import reverse
+
+from snippets.models import Snippet
+
+
+class RelativeHyperlinkedIdentityField(serializers.HyperlinkedIdentityField):
+    """
+    A hyperlink to the object, as a path without scheme or host.
+
+    A snippet then looks the same whichever host, transport or change event shows
+    it, so an event can be rendered once and sent to every subscriber.
+    """
+
+    def get_url(self, obj, view_name, request, format):
+        return reverse(view_name, kwargs={"pk": obj.pk}, format=format)
+
+
+class RelativeHyperlinkedRelatedField(serializers.HyperlinkedRelatedField):
+    """A hyperlink to a related object, as a path without scheme or host."""
+
+    def get_url(self, obj, view_name, request, format):
+        return reverse(view_name, kwargs={"pk": obj.pk}, format=format)
+
+
+class SnippetSerializer(serializers.HyperlinkedModelSerializer):
+    serializer_url_field = RelativeHyperlinkedIdentityField
+    serializer_related_field = RelativeHyperlinkedRelatedField
+
+    owner = serializers.ReadOnlyField(source="owner.username", default=None)
+    highlight = RelativeHyperlinkedIdentityField(
+        view_name="snippet-highlight", format="html"
+    )
+
+    class Meta:
+        model = Snippet
+        fields = [
+            "url",
+            "id",
+            "highlight",
+            "owner",
+            "title",
+            "code",
+            "linenos",
+            "language",
+            "style",
+            "created",
+        ]
+
+    def validate_code(self, value):
+        limit = settings.SNIPPET_MAX_CODE_BYTES
+        if len(value.encode()) > limit:
+            raise serializers.ValidationError(
+                f"Ensure this field has no more than {limit} bytes."
+            )
+        return value
+
+
+class UserSerializer(serializers.HyperlinkedModelSerializer):
+    """A user and their snippets; signing up takes a username and a password."""
+
+    serializer_url_field = RelativeHyperlinkedIdentityField
+    serializer_related_field = RelativeHyperlinkedRelatedField
+
+    snippets = RelativeHyperlinkedRelatedField(
+        many=True, view_name="snippet-detail", read_only=True
+    )
+    password = serializers.CharField(
+        write_only=True, style={"input_type": "password"}, trim_whitespace=False
+    )
+
+    class Meta:
+        model = User
+        fields = ["url", "id", "username", "password", "snippets"]
+
+    def validate(self, attrs):
+        user = User(username=attrs.get("username"))
+        try:
+            password_validation.validate_password(attrs["password"], user)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError({"password": error.messages}) from None
+        return attrs
+
+    def create(self, validated_data):
+        return User.objects.create_user(**validated_data)

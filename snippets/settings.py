@@ -1,0 +1,244 @@
+"""
+Settings for the Snippets project, read from the environment (12-factor).
+
+Every setting has a safe default for local use and a row in README.md's settings
+table. Production (`DEBUG` off) refuses to start without a `SECRET_KEY`.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from snippets import localredis
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name, default):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name, default):
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def env_list(name, default):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+DEBUG = env_bool("DEBUG", True)
+
+# A fixed development key keeps tokens valid across processes and restarts; a
+# random per-process key would break every JWT issued by a sibling worker.
+DEVELOPMENT_SECRET_KEY = "django-insecure-development-key-never-use-in-production"
+SECRET_KEY = os.environ.get("SECRET_KEY") or (DEVELOPMENT_SECRET_KEY if DEBUG else "")
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is required when DEBUG is off: set the SECRET_KEY environment "
+        "variable to a long random string shared by every process."
+    )
+
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
+)
+
+# Heroku-style routers terminate TLS and say so in X-Forwarded-Proto.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secure-proxy-ssl-header
+NUM_PROXIES = env_int("NUM_PROXIES", 0)
+if NUM_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    # Serve static files with WhiteNoise in development too, as in production.
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "snippets",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "snippets.urls"
+WSGI_APPLICATION = "snippets.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        # static/index.html, the demo page, is rendered with its configuration.
+        "DIRS": [BASE_DIR / "static"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# SQLite in the project folder by default; DATABASE_URL switches to PostgreSQL.
+# conn_max_age keeps one connection per thread instead of one per request.
+DATABASES = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=env_int("CONN_MAX_AGE", 600),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several threads and processes write at once: take the write lock up front
+    # and wait for it, rather than fail with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# With no REDIS_URL in development, a private Redis on a socket in the project
+# folder is started on first use (see snippets/localredis.py). Production must
+# name the Redis every process shares.
+REDIS_URL = os.environ.get("REDIS_URL") or (
+    localredis.ensure_running(BASE_DIR) if DEBUG else ""
+)
+if not REDIS_URL:
+    raise ImproperlyConfigured(
+        "REDIS_URL is required when DEBUG is off: set it to the Redis that every "
+        "web and clock process shares, e.g. redis://localhost:6379/0."
+    )
+# Every key and channel this app writes starts with this prefix, so several
+# deployments (or test runs) can share one Redis; nothing ever flushes it.
+REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "snippets")
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": REDIS_KEY_PREFIX,
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# The API
+ANON_THROTTLE_RATE = os.environ.get("ANON_THROTTLE_RATE", "120/min")
+USER_THROTTLE_RATE = os.environ.get("USER_THROTTLE_RATE", "600/min")
+SNIPPET_MAX_CODE_BYTES = env_int("SNIPPET_MAX_CODE_BYTES", 100 * 1024)
+SNIPPET_CREATE_REQUIRES_LOGIN = env_bool("SNIPPET_CREATE_REQUIRES_LOGIN", False)
+JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 32)
+SNIPPET_TTL_SECONDS = env_int("SNIPPET_TTL_SECONDS", 600)
+SNIPPETS_MAX = env_int("SNIPPETS_MAX", 1000)
+ERASE_INTERVAL_SECONDS = env_int("ERASE_INTERVAL_SECONDS", 60)
+# Where the demo page connects; empty means the page's own origin + /ws/api.
+WEBSOCKET_URL = os.environ.get("WEBSOCKET_URL", "")
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First, so a request without credentials gets 401 and WWW-Authenticate.
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticatedOrReadOnly",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "snippets.throttling.AnonRateThrottle",
+        "snippets.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": ANON_THROTTLE_RATE,
+        "user": USER_THROTTLE_RATE,
+    },
+    "DEFAULT_PARSER_CLASSES": [
+        "snippets.parsers.DepthLimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 10,
+    "NUM_PROXIES": NUM_PROXIES,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+SIMPLE_JWT = {
+    # The seed's clients send `Authorization: JWT <token>`; `Bearer` is today's norm.
+    "AUTH_HEADER_TYPES": ("JWT", "Bearer"),
+    "SIGNING_KEY": SECRET_KEY,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Snippets API",
+    "DESCRIPTION": "Code snippets with Pygments highlighting, over HTTP and WebSocket.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Served from the sidecar package's static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # Django logs every 4xx as a warning; the bridge logs each request once.
+        "django.request": {"level": "ERROR"},
+    },
+}

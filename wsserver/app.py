@@ -1,0 +1,60 @@
+"""`make_app()`: the Tornado application that gunicorn's workers and
+`python -m wsserver` serve."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import tornado.web
+from tornado.wsgi import WSGIContainer
+
+from wsserver.bridge import Bridge
+from wsserver.config import ServerConfig
+from wsserver.handlers import ApiSocketHandler
+from wsserver.hub import Hub
+
+WEBSOCKET_PATH = r"/ws/api"
+
+
+def make_app(config: ServerConfig | None = None) -> tornado.web.Application:
+    """`/ws/api` through the bridge; every other path to the WSGI app.
+
+    Both share one bounded thread pool, so Django never runs on the IOLoop.
+    """
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "snippets.settings")
+    from django.core.wsgi import get_wsgi_application
+
+    wsgi_app = get_wsgi_application()
+    config = config or ServerConfig.from_settings()
+    executor = ThreadPoolExecutor(config.threads, thread_name_prefix="django")
+    bridge = Bridge(wsgi_app)
+    hub = Hub(bridge=bridge, executor=executor)
+    return tornado.web.Application(
+        [
+            (
+                WEBSOCKET_PATH,
+                ApiSocketHandler,
+                {"hub": hub, "bridge": bridge, "executor": executor, "config": config},
+            ),
+            (
+                r".*",
+                tornado.web.FallbackHandler,
+                {"fallback": WSGIContainer(wsgi_app, executor=executor)},
+            ),
+        ],
+        websocket_max_message_size=config.max_message_bytes,
+        websocket_ping_interval=config.ping_interval_seconds,
+        websocket_ping_timeout=config.ping_interval_seconds,
+        hub=hub,
+        server_config=config,
+    )
+
+
+def server_options(config: ServerConfig) -> dict:
+    """`HTTPServer` options: handshakes and idle HTTP connections time out."""
+    return {
+        # Tornado's default is an hour; a trickled handshake must not hold a slot.
+        "idle_connection_timeout": config.handshake_timeout_seconds,
+        "xheaders": False,  # Django reads proxy headers itself (NUM_PROXIES)
+    }

@@ -1,0 +1,176 @@
+"""The `/ws/api` WebSocket handler: frames in, bridged replies out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+from tornado.iostream import StreamClosedError
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+from wsserver.bridge import BadMessage, Connection, error_reply, parse_message
+
+log = logging.getLogger("wsserver.bridge")
+
+PROXY_HEADERS = ("X-Forwarded-For", "X-Forwarded-Proto")
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY_VIOLATION = 1008
+
+
+def origin_allowed(origin: str, *, allowed_origins: tuple[str, ...]) -> bool:
+    """Return `True` if a page from `origin` may open a socket.
+
+    Allowed are origins whose host is in `ALLOWED_HOSTS` and those listed in
+    `WS_ALLOWED_ORIGINS`; a foreign page must not act with a visitor's identity.
+    """
+    if origin in allowed_origins:
+        return True
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return False
+    domain, _port = split_domain_port(parts.netloc)
+    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
+
+
+class ApiSocketHandler(WebSocketHandler):
+    """One client connection speaking protocol v1 (see README.md)."""
+
+    def initialize(self, *, hub, bridge, executor, config):
+        self.hub = hub
+        self.bridge = bridge
+        self.executor = executor
+        self.config = config
+        self.in_flight = 0
+        self.buffered_bytes = 0
+
+    async def get(self, *args, **kwargs):
+        # Refuse before the upgrade, so a client sees a plain HTTP status.
+        if self.hub.draining:
+            self._refuse(503, "Server is shutting down; reconnect shortly.")
+            return
+        if len(self.hub.connections) >= self.config.max_connections:
+            self._refuse(503, "Too many connections to this server; retry later.")
+            return
+        await super().get(*args, **kwargs)
+
+    def _refuse(self, status: int, detail: str) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"detail": detail}))
+
+    def check_origin(self, origin):
+        return origin_allowed(origin, allowed_origins=self.config.allowed_origins)
+
+    def get_compression_options(self):
+        # Replies are small and CPU is the scarce resource: no permessage-deflate.
+        return None
+
+    def open(self):
+        request = self.request
+        host = request.host
+        server_name, server_port = split_domain_port(host)
+        self.connection = Connection(
+            remote_addr=request.remote_ip,
+            host=host,
+            scheme=request.protocol,
+            server_name=server_name or "localhost",
+            server_port=server_port or ("443" if request.protocol == "https" else "80"),
+            # Handshake cookies are deliberately absent: a page on another site
+            # must not act with a visitor's session. The token is the credential.
+            proxy_headers={
+                name: request.headers[name]
+                for name in PROXY_HEADERS
+                if name in request.headers
+            },
+        )
+        self.hub.add(self)
+
+    def on_close(self):
+        self.hub.remove(self)
+
+    def on_message(self, message):
+        try:
+            parsed = parse_message(message)
+        except BadMessage as error:
+            self.send(error.reply())
+            return
+        if self.hub.draining:
+            self.send(
+                self._reject(
+                    parsed, 503, "Server is shutting down; retry on a new connection."
+                )
+            )
+            return
+        if self.in_flight >= self.config.max_in_flight:
+            self.send(
+                self._reject(
+                    parsed,
+                    429,
+                    f"Too many requests in flight on this connection "
+                    f"(at most {self.config.max_in_flight}); wait for replies.",
+                )
+            )
+            return
+        self.in_flight += 1
+        asyncio.ensure_future(self.serve(parsed))
+
+    @staticmethod
+    def _reject(message, status: int, detail: str) -> dict:
+        return error_reply(
+            id=message.id,
+            status=status,
+            detail=detail,
+            method=message.method,
+            url=message.url,
+        )
+
+    async def serve(self, message) -> None:
+        """Answer one message through the bridge, off the IOLoop thread."""
+        started = time.perf_counter()
+        try:
+            reply = await self.hub.dispatch(self, message)
+        except Exception:
+            log.exception(
+                "Bridge failed: id=%r %s %s", message.id, message.method, message.url
+            )
+            reply = self._reject(message, 500, "Internal server error.")
+        finally:
+            self.in_flight -= 1
+        log.info(
+            "id=%r %s %s %s %.1fms peer=%s",
+            message.id,
+            message.method,
+            message.url,
+            reply["status"],
+            (time.perf_counter() - started) * 1000,
+            self.connection.remote_addr,
+        )
+        self.send(reply)
+
+    def send(self, frame: dict) -> None:
+        """Send `frame`, dropping a client that lets replies pile up unread."""
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            return
+        text = json.dumps(frame, separators=(",", ":"))
+        size = len(text)
+        if self.buffered_bytes + size > self.config.max_buffered_bytes:
+            self.close(CLOSE_POLICY_VIOLATION, "Client is not reading its replies.")
+            return
+        self.buffered_bytes += size
+        try:
+            written = self.write_message(text)
+        except WebSocketClosedError:
+            return
+        written.add_done_callback(lambda future: self._written(future, size))
+
+    def _written(self, future, size: int) -> None:
+        self.buffered_bytes -= size
+        if not future.cancelled():
+            exception = future.exception()
+            if exception is not None and not isinstance(exception, StreamClosedError):
+                log.warning("Write failed: %r", exception)
