@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -41,9 +42,7 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     """A file (not in-memory) SQLite test database, so servers can share it."""
     db = django_settings.DATABASES["default"]
     if db["ENGINE"] == "django.db.backends.sqlite3":
-        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        path = PROJECT_DIR / ".run" / f"test-db-{worker}.sqlite3"
-        path.parent.mkdir(exist_ok=True)
+        path = Path(tempfile.mkdtemp(prefix="snippets-test-db-")) / "db.sqlite3"
         db.setdefault("TEST", {})["NAME"] = str(path)
 
 
