@@ -184,6 +184,17 @@ ERASE_INTERVAL_SECONDS = env_int("ERASE_INTERVAL_SECONDS", 60)
 # Where the demo page connects; empty means the page's own origin + /ws/api.
 WEBSOCKET_URL = os.environ.get("WEBSOCKET_URL", "")
 
+# The WebSocket server (wsserver/config.py has the same defaults).
+WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])
+WS_MAX_MESSAGE_BYTES = env_int("WS_MAX_MESSAGE_BYTES", 64 * 1024)
+WS_MAX_IN_FLIGHT = env_int("WS_MAX_IN_FLIGHT", 32)
+WS_MAX_CONNECTIONS = env_int("WS_MAX_CONNECTIONS", 10_000)
+WS_MAX_BUFFERED_BYTES = env_int("WS_MAX_BUFFERED_BYTES", 1024 * 1024)
+WS_PING_INTERVAL_SECONDS = env_int("WS_PING_INTERVAL_SECONDS", 25)
+WS_HANDSHAKE_TIMEOUT_SECONDS = env_int("WS_HANDSHAKE_TIMEOUT_SECONDS", 30)
+WS_DRAIN_SECONDS = env_int("WS_DRAIN_SECONDS", 10)
+WS_THREADS = env_int("WS_THREADS", 8)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # First, so a request without credentials gets 401 and WWW-Authenticate.

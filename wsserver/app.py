@@ -11,6 +11,7 @@ from tornado.wsgi import WSGIContainer
 
 from wsserver.bridge import Bridge
 from wsserver.config import ServerConfig
+from wsserver.events import EventFanout
 from wsserver.handlers import ApiSocketHandler
 from wsserver.hub import Hub
 
@@ -23,13 +24,17 @@ def make_app(config: ServerConfig | None = None) -> tornado.web.Application:
     Both share one bounded thread pool, so Django never runs on the IOLoop.
     """
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "snippets.settings")
+    from django.conf import settings
     from django.core.wsgi import get_wsgi_application
 
     wsgi_app = get_wsgi_application()
     config = config or ServerConfig.from_settings()
     executor = ThreadPoolExecutor(config.threads, thread_name_prefix="django")
     bridge = Bridge(wsgi_app)
-    hub = Hub(bridge=bridge, executor=executor)
+    fanout = EventFanout(
+        redis_url=settings.REDIS_URL, channel=f"{settings.REDIS_KEY_PREFIX}:events"
+    )
+    hub = Hub(bridge=bridge, executor=executor, fanout=fanout)
     return tornado.web.Application(
         [
             (
