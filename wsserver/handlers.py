@@ -47,6 +47,7 @@ class ApiSocketHandler(WebSocketHandler):
         self.config = config
         self.in_flight = 0
         self.buffered_bytes = 0
+        self.subscriptions: set[str] = set()
 
     async def get(self, *args, **kwargs):
         # Refuse before the upgrade, so a client sees a plain HTTP status.
@@ -154,9 +155,12 @@ class ApiSocketHandler(WebSocketHandler):
 
     def send(self, frame: dict) -> None:
         """Send `frame`, dropping a client that lets replies pile up unread."""
+        self.send_text(json.dumps(frame, separators=(",", ":")))
+
+    def send_text(self, text: str) -> None:
+        """Send a serialized frame; replies and events share the buffer bound."""
         if self.ws_connection is None or self.ws_connection.is_closing():
             return
-        text = json.dumps(frame, separators=(",", ":"))
         size = len(text)
         if self.buffered_bytes + size > self.config.max_buffered_bytes:
             self.close(CLOSE_POLICY_VIOLATION, "Client is not reading its replies.")
