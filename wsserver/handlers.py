@@ -163,6 +163,11 @@ class ApiSocketHandler(WebSocketHandler):
             return
         size = len(text)
         if self.buffered_bytes + size > self.config.max_buffered_bytes:
+            log.warning(
+                "Closing connection from %s: client is not reading (%d bytes queued)",
+                self.connection.remote_addr,
+                self.buffered_bytes,
+            )
             self.close(CLOSE_POLICY_VIOLATION, "Client is not reading its replies.")
             return
         self.buffered_bytes += size

@@ -1,0 +1,317 @@
+"""
+Live events across processes: a subscriber on one web process hears every change
+made anywhere (the other process over HTTP or WebSocket, the ORM, the erase job).
+"""
+
+import json
+import socket
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+import requests
+from django.core.management import call_command
+from django.db import transaction
+from django.utils import timezone
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from snippets import localredis
+from snippets.models import Snippet
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+QUIET_SECONDS = 0.5
+EVENT_TIMEOUT_SECONDS = 10
+SHARED_PREFIX = f"test:events:{uuid.uuid4().hex}"
+
+
+@pytest.fixture(scope="module")
+def subscriber_server(server_factory):
+    return server_factory(REDIS_KEY_PREFIX=SHARED_PREFIX)
+
+
+@pytest.fixture(scope="module")
+def writer_server(server_factory):
+    return server_factory(REDIS_KEY_PREFIX=SHARED_PREFIX)
+
+
+@pytest.fixture
+def shared_prefix(settings):
+    """Publish from this test process on the servers' channel."""
+    settings.REDIS_KEY_PREFIX = SHARED_PREFIX
+
+
+def receive(ws, timeout=EVENT_TIMEOUT_SECONDS):
+    return json.loads(ws.recv(timeout=timeout))
+
+
+def assert_quiet(ws):
+    """Nothing more arrives: each change is delivered once."""
+    with pytest.raises(TimeoutError):
+        ws.recv(timeout=QUIET_SECONDS)
+
+
+def subscribe(ws, url, id="sub"):
+    ws.send(json.dumps({"id": id, "method": "SUBSCRIBE", "url": url}))
+    return receive(ws)
+
+
+def test_subscribe_replies_with_the_get_snapshot(subscriber_server):
+    """SUBSCRIBE answers with exactly what GET returns."""
+    Snippet.objects.create(title="there", code="1")
+    expected = requests.get(f"{subscriber_server.url}/api/snippets/").json()
+    with connect(subscriber_server.ws_url) as ws:
+        reply = subscribe(ws, "/api/snippets/", id=8)
+    assert reply["id"] == 8
+    assert reply["status"] == 200
+    assert reply["method"] == "SUBSCRIBE"
+    assert reply["data"] == expected
+
+
+def test_http_create_on_another_process_is_heard_once(subscriber_server, writer_server):
+    """A snippet created over HTTP on one process reaches a subscriber on another."""
+    with connect(subscriber_server.ws_url) as ws:
+        subscribe(ws, "/api/snippets/")
+        created = requests.post(
+            f"{writer_server.url}/api/snippets/", json={"title": "t", "code": "c"}
+        ).json()
+        event = receive(ws)
+        assert_quiet(ws)
+    shown = requests.get(f"{subscriber_server.url}{created['url']}").json()
+    assert event == {"event": "created", "url": created["url"], "data": shown}
+
+
+def test_websocket_update_on_another_process_is_heard_once(
+    subscriber_server, writer_server
+):
+    """A change made over the other process's WebSocket arrives as `updated`."""
+    snippet = Snippet.objects.create(title="before", code="1")
+    url = f"/api/snippets/{snippet.pk}/"
+    with connect(subscriber_server.ws_url) as ws, connect(writer_server.ws_url) as w:
+        subscribe(ws, "/api/snippets/")
+        w.send(json.dumps({"method": "PATCH", "url": url, "data": {"title": "after"}}))
+        # Anonymous snippets are staff-only: the PATCH is refused, nothing is sent.
+        assert receive(w)["status"] == 401
+        assert_quiet(ws)
+        user_token = signed_up_token(writer_server)
+        owned = post_snippet(w, user_token)
+        assert receive(ws)["event"] == "created"
+        w.send(
+            json.dumps(
+                {
+                    "method": "PATCH",
+                    "url": owned["url"],
+                    "data": {"title": "after"},
+                    "token": user_token,
+                }
+            )
+        )
+        assert receive(w)["status"] == 200
+        event = receive(ws)
+        assert_quiet(ws)
+    assert event["event"] == "updated"
+    assert event["url"] == owned["url"]
+    assert event["data"]["title"] == "after"
+
+
+def signed_up_token(server):
+    username = f"user{uuid.uuid4().hex[:8]}"
+    password = "a-long-unusual-passphrase"
+    requests.post(
+        f"{server.url}/api/users/", json={"username": username, "password": password}
+    ).raise_for_status()
+    response = requests.post(
+        f"{server.url}/api/auth/token/",
+        json={"username": username, "password": password},
+    )
+    return response.json()["access"]
+
+
+def post_snippet(ws, token):
+    ws.send(
+        json.dumps(
+            {
+                "method": "POST",
+                "url": "/api/snippets/",
+                "data": {"title": "mine", "code": "x = 1"},
+                "token": token,
+            }
+        )
+    )
+    reply = receive(ws)
+    assert reply["status"] == 201
+    return reply["data"]
+
+
+def test_orm_changes_in_any_process_are_heard(subscriber_server, shared_prefix):
+    """Saves and deletes through the ORM (a shell, the admin) publish events too."""
+    with connect(subscriber_server.ws_url) as ws:
+        subscribe(ws, "/api/snippets/")
+        snippet = Snippet.objects.create(title="orm", code="1")
+        assert receive(ws)["event"] == "created"
+        snippet.title = "orm, renamed"
+        snippet.save()
+        updated = receive(ws)
+        pk = snippet.pk
+        snippet.delete()
+        deleted = receive(ws)
+        assert_quiet(ws)
+    assert updated["data"]["title"] == "orm, renamed"
+    assert deleted["event"] == "deleted"
+    assert deleted["data"] == {"id": pk, "url": f"/api/snippets/{pk}/"}
+
+
+def test_rolled_back_change_sends_nothing(subscriber_server, shared_prefix):
+    """Events are published after commit: a rolled-back change is never announced."""
+
+    class Abort(Exception):
+        pass
+
+    with connect(subscriber_server.ws_url) as ws:
+        subscribe(ws, "/api/snippets/")
+        with pytest.raises(Abort), transaction.atomic():
+            Snippet.objects.create(title="never", code="1")
+            raise Abort
+        assert_quiet(ws)
+
+
+def test_detail_subscription_hears_only_its_snippet(subscriber_server, shared_prefix):
+    """A subscription to one snippet's URL ignores changes to other snippets."""
+    mine = Snippet.objects.create(title="mine", code="1")
+    other = Snippet.objects.create(title="other", code="1")
+    with connect(subscriber_server.ws_url) as ws:
+        reply = subscribe(ws, f"/api/snippets/{mine.pk}/")
+        assert reply["data"]["title"] == "mine"
+        other.title = "other, renamed"
+        other.save()
+        mine.title = "mine, renamed"
+        mine.save()
+        event = receive(ws)
+        assert_quiet(ws)
+    assert event["url"] == f"/api/snippets/{mine.pk}/"
+    assert event["data"]["title"] == "mine, renamed"
+
+
+def test_failed_subscribe_subscribes_nothing(subscriber_server, shared_prefix):
+    """A SUBSCRIBE whose GET fails (404) replies with the failure and hears nothing."""
+    with connect(subscriber_server.ws_url) as ws:
+        reply = subscribe(ws, "/api/snippets/999999/")
+        assert reply["status"] == 404
+        Snippet.objects.create(title="new", code="1")
+        assert_quiet(ws)
+
+
+def test_unsubscribe_stops_events(subscriber_server, shared_prefix):
+    """After UNSUBSCRIBE the connection hears nothing more for that URL."""
+    with connect(subscriber_server.ws_url) as ws:
+        subscribe(ws, "/api/snippets/")
+        ws.send(json.dumps({"id": 9, "method": "UNSUBSCRIBE", "url": "/api/snippets/"}))
+        reply = receive(ws)
+        Snippet.objects.create(title="unheard", code="1")
+        assert_quiet(ws)
+    assert reply["id"] == 9
+    assert reply["status"] == 200
+
+
+def test_unsubscribe_without_subscription_is_404(subscriber_server):
+    """UNSUBSCRIBE from a URL never subscribed says so."""
+    with connect(subscriber_server.ws_url) as ws:
+        ws.send(json.dumps({"method": "UNSUBSCRIBE", "url": "/api/snippets/"}))
+        reply = receive(ws)
+    assert reply["status"] == 404
+    assert reply["data"]["detail"] == "Not subscribed to this URL."
+
+
+def test_erase_command_deletions_are_heard(subscriber_server, shared_prefix):
+    """The erase job's deletions reach subscribers as `deleted` events."""
+    old = Snippet.objects.create(title="old", code="1")
+    Snippet.objects.filter(pk=old.pk).update(
+        created=timezone.now() - timedelta(hours=1)
+    )
+    Snippet.objects.create(title="fresh", code="1")
+    with connect(subscriber_server.ws_url) as ws:
+        subscribe(ws, "/api/snippets/")
+        call_command("erase_snippets", "--older-than", "60")
+        event = receive(ws)
+        assert_quiet(ws)
+    assert event == {
+        "event": "deleted",
+        "url": f"/api/snippets/{old.pk}/",
+        "data": {"id": old.pk, "url": f"/api/snippets/{old.pk}/"},
+    }
+    assert list(Snippet.objects.values_list("title", flat=True)) == ["fresh"]
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A Redis of this test's own, so it can be stopped and started again."""
+    url = localredis.ensure_running(tmp_path, "events-redis")
+    yield url
+    localredis.stop(tmp_path, "events-redis")
+
+
+def test_redis_restart_tells_subscribers_to_resync(server_factory, own_redis, tmp_path):
+    """When Redis comes back, subscribers get `resync`, then events flow again."""
+    server = server_factory(REDIS_URL=own_redis, REDIS_KEY_PREFIX=SHARED_PREFIX)
+    with connect(server.ws_url) as ws:
+        subscribe(ws, "/api/snippets/")
+        localredis.stop(tmp_path, "events-redis")
+        wait_until(
+            lambda: not localredis.answers_ping(tmp_path / ".run/events-redis.sock")
+        )
+        localredis.ensure_running(tmp_path, "events-redis")
+        assert receive(ws) == {"event": "resync"}
+        created = requests.post(
+            f"{server.url}/api/snippets/", json={"title": "after", "code": "1"}
+        ).json()
+        event = receive(ws)
+    assert event["event"] == "created"
+    assert event["url"] == created["url"]
+
+
+def test_requests_needing_redis_fail_cleanly_while_it_is_down(
+    server_factory, own_redis, tmp_path
+):
+    """With Redis gone, throttled requests get a 503 with a detail, not a traceback."""
+    server = server_factory(REDIS_URL=own_redis)
+    localredis.stop(tmp_path, "events-redis")
+    wait_until(lambda: not localredis.answers_ping(tmp_path / ".run/events-redis.sock"))
+    response = requests.get(f"{server.url}/api/snippets/")
+    with connect(server.ws_url) as ws:
+        ws.send(json.dumps({"id": 1, "url": "/api/snippets/"}))
+        reply = receive(ws)
+    assert response.status_code == 503
+    assert reply["status"] == 503
+    assert reply["data"] == response.json()
+    assert "Traceback" not in server.log()
+
+
+def wait_until(condition, timeout=EVENT_TIMEOUT_SECONDS):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def test_slow_subscriber_is_disconnected_not_buffered(server_factory, shared_prefix):
+    """A subscriber that stops reading is cut off once its backlog passes the bound."""
+    server = server_factory(
+        REDIS_KEY_PREFIX=SHARED_PREFIX, WS_MAX_BUFFERED_BYTES=64 * 1024
+    )
+    sock = socket.socket()
+    # A tiny receive window, so the backlog piles up in the server, not the kernel.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", server.port))
+    with connect(server.ws_url, sock=sock, max_size=None, max_queue=1) as ws:
+        subscribe(ws, "/api/snippets/")
+        # More than the kernel's socket buffers hold (about 11 MB of events).
+        big_code = "x" * 90_000
+        for _ in range(120):
+            Snippet.objects.create(title="flood", code=big_code, language="text")
+        wait_until(lambda: "not reading" in server.log() or ws.close_code)
+        with pytest.raises(ConnectionClosed):
+            while True:
+                ws.recv(timeout=EVENT_TIMEOUT_SECONDS)
+    assert ws.close_code == 1008
