@@ -5,5 +5,6 @@ class SnippetsConfig(AppConfig):
     name = "snippets"
 
     def ready(self):
-        # Connects the signal handlers that publish change events.
-        from snippets import events  # noqa: F401
+        # Connect the signal handlers that publish change events, and register
+        # the OpenAPI description of the JWT scheme.
+        from snippets import events, schema  # noqa: F401
