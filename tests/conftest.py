@@ -30,8 +30,16 @@ STARTUP_TIMEOUT_SECONDS = 30
 
 @pytest.fixture(autouse=True)
 def fresh_redis_keys(settings):
-    """Give each test its own key prefix: throttle buckets start empty."""
+    """Give each test its own key prefix (throttle buckets start empty)."""
     settings.REDIS_KEY_PREFIX = f"test:{uuid.uuid4().hex}"
+    # In-process tests need no collected manifest; server processes use the
+    # real one, which `make test` builds first (as a deploy's build does).
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {
+            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        },
+    }
     throttling.limiter.cache_clear()
     yield
     throttling.limiter.cache_clear()
