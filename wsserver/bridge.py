@@ -333,4 +333,7 @@ class Bridge:
         method = method or message.method
         environ = build_environ(message, connection, method=method)
         response = call_app(self.app, environ)
+        if method == "HEAD":
+            # As an HTTP server does: HEAD has the headers of GET, never a body.
+            response = Response(response.status, response.headers, b"")
         return make_reply(message, response, method=message.method)
