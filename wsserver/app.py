@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import resource
 from concurrent.futures import ThreadPoolExecutor
 
 import tornado.web
@@ -29,6 +30,8 @@ def make_app(config: ServerConfig | None = None) -> tornado.web.Application:
 
     wsgi_app = get_wsgi_application()
     config = config or ServerConfig.from_settings()
+    # Each connection is a file descriptor; many systems start at a soft 1024.
+    raise_open_file_limit(config.max_connections + 256)
     executor = ThreadPoolExecutor(config.threads, thread_name_prefix="django")
     bridge = Bridge(wsgi_app)
     fanout = EventFanout(
@@ -54,6 +57,14 @@ def make_app(config: ServerConfig | None = None) -> tornado.web.Application:
         hub=hub,
         server_config=config,
     )
+
+
+def raise_open_file_limit(wanted: int) -> None:
+    """Raise the soft limit on open files toward `wanted`, within the hard limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def server_options(config: ServerConfig) -> dict:
