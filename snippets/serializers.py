@@ -5,7 +5,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from snippets.models import Snippet
+from snippets.fields import CachedChoiceField
+from snippets.models import Snippet, language_choices, style_choices
 
 
 class RelativeHyperlinkedIdentityField(serializers.HyperlinkedIdentityField):
@@ -35,6 +36,8 @@ class SnippetSerializer(serializers.HyperlinkedModelSerializer):
     highlight = RelativeHyperlinkedIdentityField(
         view_name="snippet-highlight", format="html"
     )
+    language = CachedChoiceField(language_choices, default="python")
+    style = CachedChoiceField(style_choices, default="friendly")
 
     class Meta:
         model = Snippet
