@@ -1,0 +1,211 @@
+"""The snippets endpoints over HTTP: shapes, statuses and validation."""
+
+import pytest
+from django.contrib.auth.models import User
+from rest_framework.test import APIClient
+
+from snippets.models import Snippet
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fast_hasher(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def client():
+    return APIClient()
+
+
+def test_api_root_lists_snippets_and_users(client):
+    """GET /api/ links to the snippets and users lists."""
+    response = client.get("/api/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    assert set(response.json()) == {"snippets", "users"}
+
+
+def test_api_root_is_browsable_in_a_browser(client):
+    """A browser asking for HTML gets the browsable API."""
+    response = client.get("/api/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert b"Api Root" in response.content
+
+
+def test_anyone_can_create_a_snippet_without_an_owner(client):
+    """An anonymous POST creates a snippet with no owner and answers 201."""
+    response = client.post(
+        "/api/snippets/", {"title": "hi", "code": "print(1)"}, format="json"
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert body["owner"] is None
+    assert body["url"] == f"/api/snippets/{body['id']}/"
+    assert response["Location"] == body["url"]
+    assert body["highlight"] == f"/api/snippets/{body['id']}/highlight/"
+    assert (body["language"], body["style"], body["linenos"]) == (
+        "python",
+        "friendly",
+        False,
+    )
+
+
+def test_list_is_paginated_newest_first(client):
+    """Lists come as {count, next, previous, results}, newest first, 10 a page."""
+    for number in range(12):
+        Snippet.objects.create(title=f"s{number}", code="1")
+    first = client.get("/api/snippets/").json()
+    assert first["count"] == 12
+    assert first["previous"] is None
+    assert [s["title"] for s in first["results"]] == [f"s{n}" for n in range(11, 1, -1)]
+    second = client.get(first["next"]).json()
+    assert [s["title"] for s in second["results"]] == ["s1", "s0"]
+
+
+def test_retrieve_shows_one_snippet(client):
+    """GET /api/snippets/{id}/ shows the snippet."""
+    snippet = Snippet.objects.create(title="one", code="x = 1")
+    response = client.get(f"/api/snippets/{snippet.pk}/")
+    assert response.status_code == 200
+    assert response.json()["code"] == "x = 1"
+
+
+def test_unknown_snippet_is_404(client):
+    """A snippet that does not exist is 404 with a detail."""
+    response = client.get("/api/snippets/999999/")
+    assert response.status_code == 404
+    assert "detail" in response.json()
+
+
+def test_highlight_returns_the_highlighted_html_page(client):
+    """The highlight endpoint returns Pygments' HTML page for the code."""
+    snippet = Snippet.objects.create(title="t", code="def f(): pass", linenos=True)
+    response = client.get(f"/api/snippets/{snippet.pk}/highlight/")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert b'<span class="k">def</span>' in response.content
+    assert b"linenos" in response.content
+
+
+def test_highlight_escapes_the_title(client):
+    """Markup in a title is escaped on the highlight page, never live script."""
+    snippet = Snippet.objects.create(title="<script>alert(1)</script>", code="1")
+    page = client.get(f"/api/snippets/{snippet.pk}/highlight/").content.decode()
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_highlight_page_may_not_run_scripts(client):
+    """The highlight page carries a Content-Security-Policy allowing no script."""
+    snippet = Snippet.objects.create(title="t", code="1")
+    response = client.get(f"/api/snippets/{snippet.pk}/highlight/")
+    assert response["Content-Security-Policy"].startswith("default-src 'none'")
+
+
+@pytest.mark.parametrize(
+    "data, field",
+    [
+        ({"code": "1"}, "title"),
+        ({"title": "x" * 101, "code": "1"}, "title"),
+        ({"title": "t"}, "code"),
+        ({"title": "t", "code": "1", "language": "no-such-lexer"}, "language"),
+        ({"title": "t", "code": "1", "style": "no-such-style"}, "style"),
+    ],
+)
+def test_invalid_snippet_is_400_naming_the_field(client, data, field):
+    """Missing or invalid fields are 400 with a message under the field's name."""
+    response = client.post("/api/snippets/", data, format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+def test_code_over_the_size_limit_is_400(client, settings):
+    """Code over SNIPPET_MAX_CODE_BYTES is refused with a 400."""
+    settings.SNIPPET_MAX_CODE_BYTES = 1000
+    response = client.post(
+        "/api/snippets/", {"title": "t", "code": "é" * 501}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == ["Ensure this field has no more than 1000 bytes."]
+
+
+def test_every_pygments_language_and_style_is_offered(client):
+    """OPTIONS lists every Pygments lexer and style as choices."""
+    from pygments.lexers import get_all_lexers
+    from pygments.styles import get_all_styles
+
+    actions = client.options("/api/snippets/").json()["actions"]["POST"]
+    languages = {choice["value"] for choice in actions["language"]["choices"]}
+    styles = {choice["value"] for choice in actions["style"]["choices"]}
+    assert len(languages) == len([lexer for lexer in get_all_lexers() if lexer[1]])
+    assert styles == set(get_all_styles())
+
+
+def test_signed_in_creator_owns_the_snippet(client):
+    """A signed-in user's snippet is theirs."""
+    user = User.objects.create_user("alice", password="pw")
+    client.force_authenticate(user)
+    response = client.post("/api/snippets/", {"title": "t", "code": "1"}, format="json")
+    assert response.json()["owner"] == "alice"
+
+
+def test_owner_can_update_and_delete(client):
+    """The owner may PUT, PATCH and DELETE their snippet."""
+    user = User.objects.create_user("alice", password="pw")
+    snippet = Snippet.objects.create(title="t", code="1", owner=user)
+    client.force_authenticate(user)
+    url = f"/api/snippets/{snippet.pk}/"
+    put = client.put(url, {"title": "new", "code": "2"}, format="json")
+    assert put.status_code == 200
+    assert put.json()["title"] == "new"
+    patch = client.patch(url, {"linenos": True}, format="json")
+    assert patch.json()["linenos"] is True
+    assert client.delete(url).status_code == 204
+    assert not Snippet.objects.exists()
+
+
+def test_snippets_are_created_in_time_order_index():
+    """`created` is indexed: every list sorts on it."""
+    field = Snippet._meta.get_field("created")
+    assert field.db_index
+
+
+def test_json_body_nested_50000_deep_is_400_not_500(client):
+    """An absurdly deep JSON body is a 400, not a RecursionError 500."""
+    body = "[" * 50_000 + "]" * 50_000
+    response = client.generic(
+        "POST", "/api/snippets/", body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "nested deeper than 32" in response.json()["detail"]
+
+
+def test_json_depth_limit_is_exact(client, settings):
+    """32 levels of nesting parse; 33 are refused."""
+
+    def nested(depth):
+        return (
+            '{"title": "t", "code": "1", "x": '
+            + "[" * (depth - 1)
+            + "]" * (depth - 1)
+            + "}"
+        )
+
+    ok = client.generic(
+        "POST", "/api/snippets/", nested(32), content_type="application/json"
+    )
+    too_deep = client.generic(
+        "POST", "/api/snippets/", nested(33), content_type="application/json"
+    )
+    assert ok.status_code == 201
+    assert too_deep.status_code == 400
+
+
+def test_malformed_json_is_400(client):
+    """A body that is not JSON is a 400 naming the parse error."""
+    response = client.generic(
+        "POST", "/api/snippets/", "{nope", content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("JSON parse error")

@@ -1,0 +1,114 @@
+"""Throttling: an atomic Redis limiter shared by every process."""
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from django.contrib.auth.models import User
+from rest_framework.test import APIClient
+
+from snippets import throttling
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def anon_rate(monkeypatch):
+    """Set the anonymous rate (DRF reads rates into the class at import)."""
+
+    def set_rate(rate):
+        monkeypatch.setattr(
+            throttling.AnonRateThrottle, "THROTTLE_RATES", {"anon": rate}
+        )
+
+    return set_rate
+
+
+def get(client, **headers):
+    return client.get("/api/snippets/", **headers)
+
+
+def test_over_the_limit_is_429_with_retry_after(anon_rate):
+    """Past ANON_THROTTLE_RATE a client gets 429, a JSON detail and Retry-After."""
+    anon_rate("3/min")
+    client = APIClient()
+    assert [get(client).status_code for _ in range(3)] == [200, 200, 200]
+    response = get(client)
+    assert response.status_code == 429
+    assert "Request was throttled" in response.json()["detail"]
+    assert 1 <= int(response["Retry-After"]) <= 60
+
+
+def test_forged_forwarded_for_does_not_reset_the_limit(anon_rate, settings):
+    """With NUM_PROXIES=0, X-Forwarded-For is ignored: a forged one dodges nothing."""
+    anon_rate("2/min")
+    client = APIClient()
+    get(client)
+    get(client)
+    response = get(client, HTTP_X_FORWARDED_FOR=f"10.0.0.{uuid.uuid4().int % 250}")
+    assert response.status_code == 429
+
+
+def test_trusted_proxy_forwarded_for_identifies_clients(anon_rate, monkeypatch):
+    """With NUM_PROXIES=1, the address the proxy adds identifies the client."""
+    from rest_framework.settings import api_settings
+
+    monkeypatch.setattr(api_settings, "NUM_PROXIES", 1)
+    anon_rate("1/min")
+    client = APIClient()
+    assert get(client, HTTP_X_FORWARDED_FOR="forged, 203.0.113.1").status_code == 200
+    assert get(client, HTTP_X_FORWARDED_FOR="forged, 203.0.113.1").status_code == 429
+    assert get(client, HTTP_X_FORWARDED_FOR="203.0.113.2").status_code == 200
+
+
+def test_signed_in_users_have_their_own_bucket(monkeypatch, settings):
+    """Users are limited by USER_THROTTLE_RATE, per user, not per address."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    monkeypatch.setattr(
+        throttling.UserRateThrottle, "THROTTLE_RATES", {"user": "1/min"}
+    )
+    alice = APIClient()
+    alice.force_authenticate(User.objects.create_user("alice", password="pw"))
+    bob = APIClient()
+    bob.force_authenticate(User.objects.create_user("bob", password="pw"))
+    assert get(alice).status_code == 200
+    assert get(alice).status_code == 429
+    assert get(bob).status_code == 200
+
+
+def test_limiter_is_exact_under_concurrency(anon_rate):
+    """Of 40 simultaneous requests against a limit of 10, exactly 10 pass."""
+    anon_rate("10/min")
+    item = throttling.rate_limit_item("10/min")
+
+    def hit(_):
+        return throttling.limiter().hit(item, "anon:concurrency")
+
+    with ThreadPoolExecutor(8) as pool:
+        admitted = sum(pool.map(hit, range(40)))
+    assert admitted == 10
+
+
+def test_unreachable_redis_is_503_not_a_traceback(settings):
+    """If Redis cannot be reached, throttled requests get a clear 503."""
+    settings.REDIS_URL = "redis://127.0.0.1:9/0"  # the discard port: nothing listens
+    throttling.limiter.cache_clear()
+    response = get(APIClient())
+    assert response.status_code == 503
+    assert "Rate limiter unavailable" in response.json()["detail"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_exactly_n_of_n_plus_k_admitted_across_two_processes(server_factory):
+    """Two web processes sharing Redis admit exactly N of N+k concurrent requests."""
+    shared = {
+        "REDIS_KEY_PREFIX": f"test:{uuid.uuid4().hex}",
+        "ANON_THROTTLE_RATE": "25/min",
+    }
+    servers = [server_factory(**shared), server_factory(**shared)]
+    urls = [f"{servers[i % 2].url}/api/snippets/" for i in range(60)]
+    with ThreadPoolExecutor(12) as pool:
+        statuses = list(pool.map(lambda url: requests.get(url).status_code, urls))
+    assert statuses.count(200) == 25
+    assert statuses.count(429) == 35
