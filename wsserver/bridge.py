@@ -148,7 +148,8 @@ def parse_message(text: str | bytes) -> Message:
     token = frame.get("token")
     if token is not None and not (isinstance(token, str) and _printable(token)):
         raise BadMessage("'token' must be a string.", **echo)
-    headers = frame.get("headers") or {}
+    headers = frame.get("headers")
+    headers = {} if headers is None else headers
     _check_headers(headers, echo)
     if token and any(name.lower() == "authorization" for name in headers):
         raise BadMessage("Give either 'token' or an Authorization header.", **echo)
