@@ -48,7 +48,11 @@ def make_app(config: ServerConfig | None = None) -> tornado.web.Application:
             (
                 r".*",
                 tornado.web.FallbackHandler,
-                {"fallback": WSGIContainer(wsgi_app, executor=executor)},
+                {
+                    "fallback": WSGIContainer(
+                        trim_header_values(wsgi_app), executor=executor
+                    )
+                },
             ),
         ],
         websocket_max_message_size=config.max_message_bytes,
@@ -57,6 +61,24 @@ def make_app(config: ServerConfig | None = None) -> tornado.web.Application:
         hub=hub,
         server_config=config,
     )
+
+
+def trim_header_values(app):
+    """Wrap a WSGI app so its header values carry no surrounding white space.
+
+    Django sends `Set-Cookie` values with a leading space (from
+    `SimpleCookie.output(header="")`); most servers trim it, but Tornado's
+    `WSGIContainer` rejects the response, and the client would wait forever.
+    """
+
+    def trimmed_app(environ, start_response):
+        def trimmed_start_response(status, headers, exc_info=None):
+            headers = [(name, value.strip()) for name, value in headers]
+            return start_response(status, headers, exc_info)
+
+        return app(environ, trimmed_start_response)
+
+    return trimmed_app
 
 
 def raise_open_file_limit(wanted: int) -> None:

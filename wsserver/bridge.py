@@ -284,7 +284,8 @@ def call_app(app: WSGIApp, environ: dict) -> Response:
 
     def start_response(status, headers, exc_info=None):
         started["status"] = int(status.split(" ", 1)[0])
-        started["headers"] = headers
+        # Trimmed as HTTP servers do: Django's Set-Cookie values start with a space.
+        started["headers"] = [(name, value.strip()) for name, value in headers]
         return chunks.append
 
     chunks: list[bytes] = []

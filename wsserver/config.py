@@ -12,7 +12,7 @@ class ServerConfig:
     """Every limit of the WebSocket server; see README.md's settings table."""
 
     max_message_bytes: int = 64 * 1024
-    max_in_flight: int = 32
+    max_in_flight: int = 100
     max_connections: int = 10_000
     max_buffered_bytes: int = 1024 * 1024
     ping_interval_seconds: float = 25

@@ -1,0 +1,26 @@
+"""The app's URLs plus `/test/wait/<key>/`, a view that waits for the test."""
+
+from django.http import JsonResponse
+from django.urls import path
+
+from snippets.redis_client import get_redis
+from snippets.urls import urlpatterns as app_urlpatterns
+
+WAIT_LIMIT_SECONDS = 20
+
+
+def wait(request, key):
+    """Block until the test pushes to `key` in Redis (at most 20 s).
+
+    Keys are unique per test, so they need no prefix and test processes and
+    servers agree on them."""
+    released = get_redis().blpop([f"test-wait:{key}"], timeout=WAIT_LIMIT_SECONDS)
+    return JsonResponse({"released": released is not None})
+
+
+def release(key):
+    """Let a waiting `/test/wait/<key>/` request answer."""
+    get_redis().rpush(f"test-wait:{key}", 1)
+
+
+urlpatterns = [path("test/wait/<str:key>/", wait), *app_urlpatterns]

@@ -1,0 +1,312 @@
+"""The WebSocket server over real sockets: protocol, concurrency and limits."""
+
+import json
+import socket
+import time
+import uuid
+
+import pytest
+import requests
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+
+from tests.slow_urls import release
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TIMEOUT = 10
+
+
+@pytest.fixture(scope="module")
+def slow_server(server_factory):
+    """A web process that also serves `/test/wait/<key>/`, with tight limits."""
+    return server_factory(
+        DJANGO_SETTINGS_MODULE="tests.slow_settings",
+        WS_MAX_IN_FLIGHT=3,
+        WS_HANDSHAKE_TIMEOUT_SECONDS=1,
+    )
+
+
+def ask(ws, **message):
+    ws.send(json.dumps(message))
+    return json.loads(ws.recv(timeout=TIMEOUT))
+
+
+def token_for(server, username):
+    password = "a-long-unusual-passphrase"
+    requests.post(
+        f"{server.url}/api/users/", json={"username": username, "password": password}
+    )
+    response = requests.post(
+        f"{server.url}/api/auth/token/",
+        json={"username": username, "password": password},
+    )
+    return response.json()["access"]
+
+
+def test_seed_format_works_unchanged(web_server):
+    """No id, a lowercase method and a `token`, as the 2014 seed sent them."""
+    token = token_for(web_server, "seed")
+    with connect(web_server.ws_url) as ws:
+        reply = ask(
+            ws,
+            method="post",
+            url="/api/snippets/",
+            data={"title": "seed", "code": "1"},
+            token=token,
+        )
+    assert reply["id"] is None
+    assert reply["status"] == 201
+    assert reply["method"] == "POST"
+    assert reply["data"]["owner"] == "seed"
+
+
+def test_pipelined_requests_are_matched_by_id(web_server):
+    """100 requests sent at once get 100 replies, each carrying its request's id."""
+    with connect(web_server.ws_url) as ws:
+        for number in range(100):
+            ws.send(json.dumps({"id": f"r{number}", "url": f"/api/?n={number}"}))
+        replies = [json.loads(ws.recv(timeout=TIMEOUT)) for _ in range(100)]
+    assert sorted(reply["id"] for reply in replies) == sorted(
+        f"r{number}" for number in range(100)
+    )
+    assert all(reply["url"] == f"/api/?n={reply['id'][1:]}" for reply in replies)
+    assert {reply["status"] for reply in replies} == {200}
+
+
+def test_slow_view_delays_no_other_connection(slow_server):
+    """While one request waits in a view, other connections get replies and pongs."""
+    key = uuid.uuid4().hex
+    with connect(slow_server.ws_url) as slow, connect(slow_server.ws_url) as other:
+        slow.send(json.dumps({"id": "slow", "url": f"/test/wait/{key}/"}))
+        for number in range(5):
+            assert ask(other, id=number, url="/api/")["status"] == 200
+        assert other.ping().wait(TIMEOUT)
+        with pytest.raises(TimeoutError):
+            slow.recv(timeout=0.1)  # still waiting in the view
+        release(key)
+        reply = json.loads(slow.recv(timeout=TIMEOUT))
+    assert reply["id"] == "slow"
+    assert reply["data"] == {"released": True}
+
+
+def test_slow_request_does_not_hold_back_later_replies_on_its_connection(
+    slow_server,
+):
+    """Replies come back as they are ready, in any order; ids match them."""
+    key = uuid.uuid4().hex
+    with connect(slow_server.ws_url) as ws:
+        ws.send(json.dumps({"id": 1, "url": f"/test/wait/{key}/"}))
+        assert ask(ws, id=2, url="/api/")["id"] == 2
+        release(key)
+        assert json.loads(ws.recv(timeout=TIMEOUT))["id"] == 1
+
+
+BAD_FRAMES = [
+    ("{nope", None),
+    ("[]", None),
+    (json.dumps({"id": 5}), 5),
+    (json.dumps({"id": 6, "url": "https://evil.example/"}), 6),
+    (json.dumps({"id": 7, "url": "/api/", "method": "TEAPOT"}), 7),
+    (json.dumps({"id": [], "url": "/api/"}), None),
+    (json.dumps({"id": 8, "url": "/api/\n"}), 8),
+    (json.dumps({"id": 9, "url": "/api/", "headers": {"Host": "evil"}}), 9),
+    ("[" * 200_00 + "]" * 200_00, None),
+]
+
+
+@pytest.mark.parametrize("text, echoed_id", BAD_FRAMES)
+def test_bad_frame_gets_400_and_the_connection_stays_open(web_server, text, echoed_id):
+    """A malformed frame gets a 400 reply with a detail; the socket keeps serving."""
+    with connect(web_server.ws_url) as ws:
+        ws.send(text)
+        reply = json.loads(ws.recv(timeout=TIMEOUT))
+        assert ask(ws, id="after", url="/api/")["status"] == 200
+    assert reply["status"] == 400
+    assert reply["id"] == echoed_id
+    assert reply["data"]["detail"]
+    assert reply["headers"] == {"Content-Type": "application/json"}
+
+
+def test_binary_frame_gets_400(web_server):
+    """A binary frame is answered 400, asking for JSON text frames."""
+    with connect(web_server.ws_url) as ws:
+        ws.send(b'{"url": "/api/"}')
+        reply = json.loads(ws.recv(timeout=TIMEOUT))
+        assert ask(ws, url="/api/")["status"] == 200
+    assert reply["status"] == 400
+    assert "Binary frames" in reply["data"]["detail"]
+
+
+def test_json_nested_too_deep_in_data_is_400_from_django(web_server):
+    """`data` deeper than JSON_MAX_DEPTH is refused by the same parser as HTTP."""
+    deep = {"title": "t", "code": "1", "x": []}
+    node = deep["x"]
+    for _ in range(40):
+        node.append([])
+        node = node[0]
+    with connect(web_server.ws_url) as ws:
+        reply = ask(ws, method="POST", url="/api/snippets/", data=deep)
+    assert reply["status"] == 400
+    assert "nested deeper than 32" in reply["data"]["detail"]
+
+
+def test_unknown_url_is_404(web_server):
+    """A URL Django does not know is a 404 reply, as over HTTP."""
+    with connect(web_server.ws_url) as ws:
+        assert ask(ws, url="/no/such/thing/")["status"] == 404
+
+
+def test_oversized_frame_closes_with_1009(web_server):
+    """A frame over WS_MAX_MESSAGE_BYTES (64 KiB) closes the connection with 1009."""
+    with connect(web_server.ws_url, max_size=None) as ws:
+        ws.send(json.dumps({"url": "/api/", "data": {"x": "a" * 70_000}}))
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=TIMEOUT)
+    assert ws.close_code == 1009
+
+
+def test_foreign_origin_is_403_at_the_handshake(web_server):
+    """A page from another site may not open a socket."""
+    with pytest.raises(InvalidStatus) as refused:
+        connect(web_server.ws_url, origin="https://evil.example")
+    assert refused.value.response.status_code == 403
+
+
+@pytest.mark.parametrize("origin", ["http://localhost:5000", "http://127.0.0.1"])
+def test_origin_in_allowed_hosts_is_accepted(web_server, origin):
+    """Pages served from a host in ALLOWED_HOSTS may connect."""
+    with connect(web_server.ws_url, origin=origin) as ws:
+        assert ask(ws, url="/api/")["status"] == 200
+
+
+def test_listed_origin_is_accepted(server_factory):
+    """WS_ALLOWED_ORIGINS admits a page served elsewhere."""
+    server = server_factory(WS_ALLOWED_ORIGINS="https://demo.example")
+    with connect(server.ws_url, origin="https://demo.example") as ws:
+        assert ask(ws, url="/api/")["status"] == 200
+
+
+def test_requests_over_the_in_flight_limit_get_429(slow_server):
+    """Past WS_MAX_IN_FLIGHT waiting requests, a connection gets 429 frames."""
+    keys = [uuid.uuid4().hex for _ in range(3)]
+    with connect(slow_server.ws_url) as ws:
+        for key in keys:
+            ws.send(json.dumps({"id": key, "url": f"/test/wait/{key}/"}))
+        refused = ask(ws, id="one-too-many", url="/api/")
+        for key in keys:
+            release(key)
+        answered = {json.loads(ws.recv(timeout=TIMEOUT))["id"] for _ in keys}
+        assert ask(ws, id="later", url="/api/")["status"] == 200
+    assert refused["status"] == 429
+    assert refused["id"] == "one-too-many"
+    assert "in flight" in refused["data"]["detail"]
+    assert answered == set(keys)
+
+
+def test_connections_over_the_limit_get_503(server_factory):
+    """Past WS_MAX_CONNECTIONS, the handshake is refused with 503."""
+    server = server_factory(WS_MAX_CONNECTIONS=2)
+    with connect(server.ws_url), connect(server.ws_url):
+        with pytest.raises(InvalidStatus) as refused:
+            connect(server.ws_url)
+    assert refused.value.response.status_code == 503
+    with connect(server.ws_url) as ws:  # a slot is free again
+        assert ask(ws, url="/api/")["status"] == 200
+
+
+def test_http_and_websocket_share_one_throttle_bucket(server_factory):
+    """One client's HTTP and WebSocket requests count against one limit."""
+    server = server_factory(ANON_THROTTLE_RATE="4/min")
+    assert requests.get(f"{server.url}/api/").status_code == 200
+    assert requests.get(f"{server.url}/api/").status_code == 200
+    with connect(server.ws_url) as ws:
+        assert ask(ws, url="/api/")["status"] == 200
+        assert ask(ws, url="/api/")["status"] == 200
+        over = ask(ws, url="/api/")
+    assert over["status"] == 429
+    assert int(over["headers"]["Retry-After"]) >= 1
+    assert requests.get(f"{server.url}/api/").status_code == 429
+
+
+def test_handshake_cookies_are_not_credentials(web_server):
+    """A session cookie on the handshake does not sign the socket in."""
+    token = token_for(web_server, "cookie-owner")
+    with connect(web_server.ws_url) as ws:
+        owned = ask(
+            ws,
+            method="POST",
+            url="/api/snippets/",
+            data={"title": "t", "code": "1"},
+            token=token,
+        )["data"]
+    session = requests.Session()
+    login = session.get(f"{web_server.url}/api-auth/login/")
+    session.post(
+        f"{web_server.url}/api-auth/login/",
+        data={
+            "username": "cookie-owner",
+            "password": "a-long-unusual-passphrase",
+            "csrfmiddlewaretoken": login.cookies["csrftoken"],
+        },
+        # The test server runs without DEBUG, so its cookies are marked Secure
+        # and would not be sent back over plain HTTP: send them explicitly.
+        cookies={"csrftoken": login.cookies["csrftoken"]},
+        headers={"Referer": f"{web_server.url}/api-auth/login/"},
+    )
+    cookie = "; ".join(f"{key}={value}" for key, value in session.cookies.items())
+    assert "sessionid" in cookie
+    with connect(web_server.ws_url, additional_headers={"Cookie": cookie}) as ws:
+        reply = ask(ws, method="DELETE", url=owned["url"])
+    assert reply["status"] == 401
+
+
+def test_trickled_handshake_is_dropped(slow_server):
+    """A client that never finishes its handshake is cut off, not kept for an hour."""
+    with socket.create_connection(("127.0.0.1", slow_server.port)) as sock:
+        sock.sendall(b"GET /ws/api HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        sock.settimeout(TIMEOUT)
+        assert sock.recv(1024) == b""  # closed by the server
+
+
+def test_client_that_never_reads_replies_is_disconnected(server_factory):
+    """Replies piling up unread past WS_MAX_BUFFERED_BYTES close the connection."""
+    server = server_factory(WS_MAX_BUFFERED_BYTES=32 * 1024, WS_MAX_IN_FLIGHT=1000)
+    requests.post(
+        f"{server.url}/api/snippets/",
+        json={"title": "big", "code": "x" * 90_000, "language": "text"},
+    )
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", server.port))
+    with connect(server.ws_url, sock=sock, max_size=None, max_queue=1) as ws:
+        for number in range(300):
+            ws.send(json.dumps({"id": number, "url": "/api/snippets/"}))
+        deadline = time.monotonic() + TIMEOUT * 3
+        while "not reading" not in server.log():
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        with pytest.raises(ConnectionClosed):
+            while True:
+                ws.recv(timeout=TIMEOUT)
+    assert ws.close_code == 1008
+
+
+def test_each_bridged_request_is_logged_once_without_the_token(web_server):
+    """One log line per request: id, method, url, status, ms, peer; no token."""
+    token = token_for(web_server, "logged")
+    marker = uuid.uuid4().hex
+    with connect(web_server.ws_url) as ws:
+        ask(ws, id=marker, url="/api/snippets/", token=token)
+    lines = [line for line in web_server.log().splitlines() if marker in line]
+    assert len(lines) == 1
+    assert "GET /api/snippets/ 200" in lines[0]
+    assert "ms peer=127.0.0.1" in lines[0]
+    assert token not in web_server.log()
+
+
+def test_http_responses_that_set_cookies_are_served(web_server):
+    """Django's Set-Cookie values (with a leading space) reach HTTP clients."""
+    response = requests.get(f"{web_server.url}/api-auth/login/", timeout=TIMEOUT)
+    assert response.status_code == 200
+    assert "csrftoken" in response.cookies
