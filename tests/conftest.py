@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jwt
 import pytest
 import requests
 from django.conf import settings as django_settings
@@ -26,6 +27,7 @@ from snippets import throttling
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 ARTIFACTS_DIR = PROJECT_DIR / ".test-artifacts"
 STARTUP_TIMEOUT_SECONDS = 30
+SERVER_SECRET_KEY = "test-secret-key-shared-by-every-test-process"
 
 
 @pytest.fixture(autouse=True)
@@ -104,7 +106,7 @@ def server_env(**overrides):
     env = dict(os.environ)
     env.update(
         DEBUG="0",
-        SECRET_KEY="test-secret-key-shared-by-every-test-process",
+        SECRET_KEY=SERVER_SECRET_KEY,
         ALLOWED_HOSTS="127.0.0.1,localhost",
         DATABASE_URL=database_url(),
         REDIS_URL=django_settings.REDIS_URL,
@@ -164,6 +166,19 @@ def start_server(tmp_path_factory, *, kind="web", **env_overrides):
         time.sleep(0.1)
     server.stop()
     raise RuntimeError(f"Server did not start:\n{server.log()}")
+
+
+def server_token(user):
+    """An access token for `user` that test servers accept (signed with their key)."""
+    now = int(time.time())
+    claims = {
+        "token_type": "access",
+        "exp": now + 3600,
+        "iat": now,
+        "jti": uuid.uuid4().hex,
+        "user_id": str(user.pk),
+    }
+    return jwt.encode(claims, SERVER_SECRET_KEY, algorithm="HS256")
 
 
 @pytest.fixture(scope="session")

@@ -50,7 +50,7 @@ def make_app(config: ServerConfig | None = None) -> tornado.web.Application:
                 tornado.web.FallbackHandler,
                 {
                     "fallback": WSGIContainer(
-                        trim_header_values(wsgi_app), executor=executor
+                        as_http_servers_do(wsgi_app), executor=executor
                     )
                 },
             ),
@@ -63,22 +63,29 @@ def make_app(config: ServerConfig | None = None) -> tornado.web.Application:
     )
 
 
-def trim_header_values(app):
-    """Wrap a WSGI app so its header values carry no surrounding white space.
+def as_http_servers_do(app):
+    """Wrap a WSGI app for Tornado's `WSGIContainer`, which leaves two things to it.
 
-    Django sends `Set-Cookie` values with a leading space (from
-    `SimpleCookie.output(header="")`); most servers trim it, but Tornado's
-    `WSGIContainer` rejects the response, and the client would wait forever.
+    Header values lose surrounding white space: Django sends `Set-Cookie` values
+    with a leading space (`SimpleCookie.output(header="")`), which other servers
+    trim and Tornado rejects, leaving the client waiting. And a HEAD response
+    has no body: Django returns GET's, which Tornado refuses to send.
     """
 
-    def trimmed_app(environ, start_response):
+    def wrapped_app(environ, start_response):
         def trimmed_start_response(status, headers, exc_info=None):
             headers = [(name, value.strip()) for name, value in headers]
             return start_response(status, headers, exc_info)
 
-        return app(environ, trimmed_start_response)
+        result = app(environ, trimmed_start_response)
+        if environ["REQUEST_METHOD"] != "HEAD":
+            return result
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()  # request_finished, as after any response
+        return []
 
-    return trimmed_app
+    return wrapped_app
 
 
 def raise_open_file_limit(wanted: int) -> None:
