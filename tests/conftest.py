@@ -120,9 +120,9 @@ def server_env(**overrides):
     return env
 
 
-def start_server(tmp_path_factory, *, kind="web", **env_overrides):
+def start_server(tmp_path_factory, *, kind="web", port=None, **env_overrides):
     """Start a `web` (gunicorn) or `wsserver` process and wait until it serves."""
-    port = free_port()
+    port = port or free_port()
     env = server_env(PORT=port, **env_overrides)
     if kind == "web":
         command = [

@@ -1,0 +1,293 @@
+// The demo page: a live list of snippets, create/edit/delete, sign up and in,
+// a highlighted preview, and a log of every request and its transport.
+
+import { SnippetsClient } from "./client.js";
+
+const LOG_LIMIT = 50;
+const $ = (id) => document.getElementById(id);
+
+const client = new SnippetsClient({
+  websocketUrl: document.body.dataset.websocketUrl,
+  onTransport: showTransport,
+  onLog: logRequest,
+});
+const state = {
+  username: null,
+  refresh: null,
+  editing: null, // the snippet being edited, or null
+  snippets: new Map(), // url -> snippet, newest first
+};
+
+function showTransport(transport) {
+  $("transport").textContent =
+    transport === "WebSocket" ? "Connected over WebSocket" : "Using HTTP (WebSocket unavailable)";
+  $("transport").dataset.transport = transport;
+}
+
+function logRequest({ method, url, status, ms, transport }) {
+  const entry = document.createElement("li");
+  entry.textContent = `${method} ${url} → ${status} in ${ms.toFixed(0)} ms over ${transport}`;
+  entry.classList.toggle("failed", status >= 400);
+  $("log").prepend(entry);
+  while ($("log").children.length > LOG_LIMIT) $("log").lastElementChild.remove();
+}
+
+function showAlert(text) {
+  $("alert").textContent = text;
+  $("alert").hidden = !text;
+}
+
+/** Send a request; a 401 with a stale token refreshes it once; a 429 says when to retry. */
+async function api(request) {
+  let reply;
+  try {
+    reply = await client.request(request);
+  } catch (error) {
+    showAlert(`Request failed: ${error.message}`);
+    throw error;
+  }
+  if (reply.status === 401 && state.refresh && (await refreshToken())) {
+    reply = await client.request(request);
+  }
+  if (reply.status === 429) {
+    const wait = reply.headers["Retry-After"] || reply.headers["retry-after"] || "a few";
+    showAlert(`Too many requests: please retry in ${wait} seconds.`);
+  } else if (reply.status >= 500) {
+    showAlert(reply.data?.detail || `The server answered ${reply.status}.`);
+  } else {
+    showAlert("");
+  }
+  return reply;
+}
+
+async function refreshToken() {
+  const reply = await client.request({
+    method: "POST",
+    url: "/api/auth/token/refresh/",
+    data: { refresh: state.refresh },
+  });
+  if (reply.status !== 200) {
+    signOut();
+    return false;
+  }
+  saveSession({ username: state.username, access: reply.data.access, refresh: state.refresh });
+  return true;
+}
+
+// Account
+
+function saveSession({ username, access, refresh }) {
+  state.username = username;
+  state.refresh = refresh;
+  client.setToken(access);
+  localStorage.setItem("snippets.session", JSON.stringify({ username, access, refresh }));
+  showAccount();
+}
+
+function signOut() {
+  state.username = null;
+  state.refresh = null;
+  client.setToken(null);
+  localStorage.removeItem("snippets.session");
+  showAccount();
+}
+
+function showAccount() {
+  $("account-form").hidden = Boolean(state.username);
+  $("signed-in").hidden = !state.username;
+  $("signed-in-name").textContent = state.username || "";
+  renderList();
+}
+
+function showErrors(prefix, fields, data) {
+  for (const field of fields) $(`${field}-error`).textContent = "";
+  if (!data || typeof data !== "object") return;
+  for (const [field, messages] of Object.entries(data)) {
+    const target = fields.includes(field) ? `${field}-error` : `${prefix}-error`;
+    $(target).textContent = [].concat(messages).join(" ");
+  }
+}
+
+async function onAccountSubmit(event) {
+  event.preventDefault();
+  const action = event.submitter?.value || "sign-in";
+  const credentials = { username: $("username").value, password: $("password").value };
+  const fields = ["username", "password", "account"];
+  showErrors("account", fields, null);
+  if (action === "sign-up") {
+    const signedUp = await api({ method: "POST", url: "/api/users/", data: credentials });
+    if (signedUp.status !== 201) {
+      showErrors("account", fields, signedUp.data);
+      return;
+    }
+  }
+  const reply = await api({ method: "POST", url: "/api/auth/token/", data: credentials });
+  if (reply.status !== 200) {
+    showErrors("account", fields, reply.data);
+    return;
+  }
+  $("password").value = "";
+  saveSession({ username: credentials.username, ...reply.data });
+}
+
+// Snippets
+
+function renderList() {
+  const list = $("snippets");
+  list.replaceChildren(...[...state.snippets.values()].map(renderSnippet));
+  $("empty").hidden = state.snippets.size > 0;
+}
+
+function renderSnippet(snippet) {
+  const item = document.createElement("li");
+  item.dataset.url = snippet.url;
+  const title = document.createElement("button");
+  title.type = "button";
+  title.className = "snippet-title";
+  title.textContent = snippet.title;
+  title.addEventListener("click", () => preview(snippet));
+  const meta = document.createElement("span");
+  meta.className = "meta";
+  meta.textContent = `${snippet.language} · ${snippet.owner ?? "anonymous"}`;
+  item.append(title, meta);
+  if (state.username && snippet.owner === state.username) {
+    item.classList.add("mine");
+    const badge = document.createElement("span");
+    badge.className = "badge";
+    badge.textContent = "yours";
+    const edit = document.createElement("button");
+    edit.type = "button";
+    edit.className = "secondary";
+    edit.textContent = "Edit";
+    edit.setAttribute("aria-label", `Edit ${snippet.title}`);
+    edit.addEventListener("click", () => startEditing(snippet));
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "danger";
+    remove.textContent = "Delete";
+    remove.setAttribute("aria-label", `Delete ${snippet.title}`);
+    remove.addEventListener("click", () => deleteSnippet(snippet));
+    item.append(badge, edit, remove);
+  }
+  return item;
+}
+
+function applySnapshot(reply) {
+  if (reply.status !== 200) return;
+  state.snippets = new Map(reply.data.results.map((snippet) => [snippet.url, snippet]));
+  renderList();
+}
+
+function applyEvent({ event, url, data }) {
+  if (event === "deleted") {
+    state.snippets.delete(url);
+  } else if (event === "created") {
+    state.snippets = new Map([[url, data], ...state.snippets]);
+  } else if (event === "updated" && state.snippets.has(url)) {
+    state.snippets.set(url, data);
+  }
+  renderList();
+}
+
+async function preview(snippet) {
+  const reply = await api({ method: "GET", url: snippet.highlight });
+  $("preview-title").textContent = reply.status === 200 ? snippet.title : "Preview unavailable.";
+  // A sandboxed iframe with no permissions: the page can neither script nor
+  // reach this origin, whatever the snippet contains.
+  $("preview").srcdoc = reply.status === 200 ? reply.data : "";
+}
+
+function startEditing(snippet) {
+  state.editing = snippet;
+  $("title").value = snippet.title;
+  $("code").value = snippet.code;
+  $("language").value = snippet.language;
+  $("style").value = snippet.style;
+  $("linenos").checked = snippet.linenos;
+  $("submit-snippet").textContent = "Save changes";
+  $("cancel-edit").hidden = false;
+  $("create-heading").textContent = `Edit “${snippet.title}”`;
+  $("title").focus();
+}
+
+function stopEditing() {
+  state.editing = null;
+  $("snippet-form").reset();
+  $("submit-snippet").textContent = "Create";
+  $("cancel-edit").hidden = true;
+  $("create-heading").textContent = "New snippet";
+}
+
+async function onSnippetSubmit(event) {
+  event.preventDefault();
+  const fields = ["title", "code", "language", "style", "snippet"];
+  showErrors("snippet", fields, null);
+  const data = {
+    title: $("title").value,
+    code: $("code").value,
+    language: $("language").value,
+    style: $("style").value,
+    linenos: $("linenos").checked,
+  };
+  const editing = state.editing;
+  const reply = editing
+    ? await api({ method: "PUT", url: editing.url, data })
+    : await api({ method: "POST", url: "/api/snippets/", data });
+  if (reply.status >= 400) {
+    showErrors("snippet", fields, reply.data);
+    return;
+  }
+  // Shown at once; the live event for it only confirms it.
+  applyEvent({ event: editing ? "updated" : "created", url: reply.data.url, data: reply.data });
+  stopEditing();
+}
+
+async function deleteSnippet(snippet) {
+  const reply = await api({ method: "DELETE", url: snippet.url });
+  if (reply.status === 204 || reply.status === 404) {
+    applyEvent({ event: "deleted", url: snippet.url });
+  }
+}
+
+async function loadChoices() {
+  const reply = await api({ method: "OPTIONS", url: "/api/snippets/" });
+  const post = reply.data?.actions?.POST;
+  if (!post) return;
+  for (const field of ["language", "style"]) {
+    const select = $(field);
+    // The server's default stays the default, also after the form is reset.
+    const fallback = post[field].default ?? select.value;
+    select.replaceChildren(
+      ...post[field].choices.map(
+        ({ value, display_name: name }) => new Option(name, value, value === fallback)
+      )
+    );
+    select.value = fallback;
+  }
+}
+
+function showEraseNotice() {
+  const seconds = Number(document.body.dataset.snippetTtlSeconds);
+  const minutes = Math.round(seconds / 60);
+  const lifetime =
+    seconds % 60 === 0 ? `${minutes} minute${minutes === 1 ? "" : "s"}` : `${seconds} seconds`;
+  $("erase-notice").textContent = `This is a public demo: snippets are erased after ${lifetime}.`;
+}
+
+function restoreSession() {
+  try {
+    const saved = JSON.parse(localStorage.getItem("snippets.session"));
+    if (saved?.username) saveSession(saved);
+  } catch (error) {
+    localStorage.removeItem("snippets.session");
+  }
+}
+
+$("account-form").addEventListener("submit", onAccountSubmit);
+$("sign-out").addEventListener("click", signOut);
+$("snippet-form").addEventListener("submit", onSnippetSubmit);
+$("cancel-edit").addEventListener("click", stopEditing);
+showEraseNotice();
+restoreSession();
+client.subscribe("/api/snippets/", { onSnapshot: applySnapshot, onEvent: applyEvent });
+loadChoices();

@@ -1,0 +1,194 @@
+"""The demo page in a real browser (Debian's Chromium driven by Playwright)."""
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import expect, sync_playwright
+
+from tests.conftest import ARTIFACTS_DIR
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+XSS = '<img src=x onerror="window.__xss = 1">'
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Playwright's sync API keeps an event loop in this thread; Django's async
+    # safety check would then refuse the database flush between tests.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+@pytest.fixture
+def open_page(browser, request):
+    """Open the demo page in a fresh browser context; no dialog may ever appear."""
+    contexts = []
+
+    def open_(server, *, width=1280):
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        page.on(
+            "dialog", lambda dialog: pytest.fail(f"dialog opened: {dialog.message}")
+        )
+        page.goto(server.url + "/")
+        return page
+
+    yield open_
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    for number, context in enumerate(contexts):
+        for page in context.pages:
+            page.screenshot(path=ARTIFACTS_DIR / f"{request.node.name}-{number}.png")
+        context.close()
+
+
+def create(page, title, code="def hello():\n    return 'hi'\n"):
+    page.get_by_label("Title").fill(title)
+    page.get_by_label("Code").fill(code)
+    page.get_by_role("button", name="Create", exact=True).click()
+
+
+def snippet_item(page, title):
+    return page.locator("#snippets li", has_text=title)
+
+
+def assert_no_script_ran(page):
+    assert page.evaluate("window.__xss") is None
+
+
+def test_page_connects_over_websocket(web_server, open_page):
+    """The status line names the transport in use: WebSocket."""
+    page = open_page(web_server)
+    expect(page.get_by_role("status")).to_contain_text("WebSocket")
+
+
+def test_page_states_the_erase_lifetime(web_server, open_page):
+    """The erase notice gives the lifetime from SNIPPET_TTL_SECONDS (600 s)."""
+    page = open_page(web_server)
+    expect(page.locator("#erase-notice")).to_contain_text("erased after 10 minutes")
+
+
+def test_created_snippet_appears_here_and_live_elsewhere(web_server, open_page):
+    """A snippet created on one page shows up in another without a reload."""
+    watcher = open_page(web_server)
+    expect(watcher.get_by_role("status")).to_contain_text("WebSocket")
+    author = open_page(web_server)
+    expect(author.get_by_role("status")).to_contain_text("WebSocket")
+    title = f"live {uuid.uuid4().hex[:6]}"
+    create(author, title)
+    expect(snippet_item(author, title)).to_be_visible()
+    expect(snippet_item(watcher, title)).to_be_visible()
+
+
+def test_preview_shows_highlighted_code(web_server, open_page):
+    """Clicking a title shows Pygments' highlighted page in the sandboxed frame."""
+    page = open_page(web_server)
+    title = f"preview {uuid.uuid4().hex[:6]}"
+    create(page, title)
+    snippet_item(page, title).get_by_role("button", name=title).click()
+    frame = page.frame_locator("#preview")
+    expect(frame.locator("span.k", has_text="def")).to_be_visible()
+    assert page.locator("#preview").get_attribute("sandbox") == ""
+
+
+def test_markup_in_a_snippet_never_runs(web_server, open_page):
+    """A title or code with markup is shown as text in the list, live, and preview."""
+    watcher = open_page(web_server)
+    expect(watcher.get_by_role("status")).to_contain_text("WebSocket")
+    author = open_page(web_server)
+    create(author, XSS, code=XSS)
+    for page in (author, watcher):
+        item = snippet_item(page, XSS)
+        expect(item).to_be_visible()
+        item.get_by_role("button", name=XSS).click()
+        expect(page.frame_locator("#preview").locator("body")).to_contain_text(XSS)
+        page.wait_for_timeout(300)  # let any injected handler have its chance
+        assert_no_script_ran(page)
+        assert page.locator("#snippets img").count() == 0
+
+
+def test_validation_errors_are_shown_next_to_their_fields(web_server, open_page):
+    """A 400 shows each message beside the field it concerns."""
+    page = open_page(web_server)
+    page.get_by_label("Code").fill("x = 1")
+    page.get_by_role("button", name="Create", exact=True).click()
+    expect(page.locator("#title-error")).to_contain_text("may not be blank")
+
+
+def test_without_websocket_the_page_uses_http(server_factory, open_page):
+    """With no WebSocket to be had, the page says HTTP and still lists and creates."""
+    server = server_factory(WEBSOCKET_URL="ws://127.0.0.1:9/ws/api")
+    page = open_page(server)
+    expect(page.get_by_role("status")).to_contain_text("HTTP")
+    title = f"over http {uuid.uuid4().hex[:6]}"
+    create(page, title)
+    expect(snippet_item(page, title)).to_be_visible()
+    expect(page.locator("#log")).to_contain_text("POST /api/snippets/ → 201")
+    expect(page.locator("#log")).to_contain_text("over HTTP")
+
+
+def test_page_reconnects_and_resubscribes_after_a_restart(
+    server_factory, open_page, tmp_path_factory
+):
+    """After the server restarts, the page reconnects and hears new changes."""
+    first = server_factory()
+    page = open_page(first)
+    expect(page.get_by_role("status")).to_contain_text("WebSocket")
+    first.stop()
+    expect(page.get_by_role("status")).to_contain_text("HTTP")
+    second = server_factory(port=first.port)
+    expect(page.get_by_role("status")).to_contain_text("WebSocket", timeout=30_000)
+    title = f"after restart {uuid.uuid4().hex[:6]}"
+    # Made elsewhere, so only a live event can bring it to the page.
+    requests.post(f"{second.url}/api/snippets/", json={"title": title, "code": "1"})
+    expect(snippet_item(page, title)).to_be_visible()
+
+
+def test_sign_up_sign_in_create_shown_as_yours_then_delete(web_server, open_page):
+    """A signed-in author's snippet is marked as theirs and they can delete it."""
+    page = open_page(web_server)
+    username = f"user{uuid.uuid4().hex[:8]}"
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill("a-long-unusual-passphrase")
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.locator("#signed-in")).to_contain_text(username)
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill("a-long-unusual-passphrase")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#signed-in")).to_contain_text(username)
+    title = f"mine {uuid.uuid4().hex[:6]}"
+    create(page, title)
+    item = snippet_item(page, title)
+    expect(item.locator(".badge")).to_have_text("yours")
+    item.get_by_role("button", name=f"Delete {title}").click()
+    expect(item).to_have_count(0)
+
+
+def test_page_is_usable_on_a_phone(web_server, open_page):
+    """At phone width nothing overflows sideways."""
+    page = open_page(web_server, width=390)
+    expect(page.get_by_role("status")).to_contain_text("WebSocket")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
