@@ -1,8 +1,12 @@
+import logging
+
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
 
 
 def healthz(request):
@@ -14,11 +18,13 @@ def healthz(request):
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-    except DatabaseError:
+    except DatabaseError as exc:
+        log.warning("Health check: database failing: %s", exc)
         failing.append("database")
     try:
         cache.get(f"{settings.REDIS_KEY_PREFIX}:healthz")
-    except RedisError:
+    except RedisError as exc:
+        log.warning("Health check: redis failing: %s", exc)
         failing.append("redis")
     if failing:
         return JsonResponse({"status": "unavailable", "failing": failing}, status=503)
