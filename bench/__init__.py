@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` (or `python -m bench`) prints and saves a report."""

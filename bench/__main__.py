@@ -1,0 +1,228 @@
+"""
+`python -m bench`: the transports side by side in one run, medians of several.
+
+Issue targets: WebSocket retrieve >= 0.8x Django's in-process rate; WebSocket
+>= HTTP keep-alive on the same process; HTTP through the web process >= 0.9x
+gunicorn's gthread workers; memory per 1,000 idle sockets; 1 -> 2 workers;
+fan-out p99 under 100 ms at 1,000 subscribers.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+from bench import fanout
+from bench.clients import open_websocket, run_http, run_websocket
+from bench.servers import (
+    PROJECT_DIR,
+    RESULTS_DIR,
+    bench_env,
+    prepare_database,
+    resident_mib,
+    running,
+)
+
+OPERATIONS = {
+    "retrieve": ("GET", "/api/snippets/1/", None),
+    "create": ("POST", "/api/snippets/", {"title": "bench", "code": "print(1)\n" * 5}),
+}
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
+
+
+def measure(runner, port, connections, seconds, operation):
+    method, path, body = OPERATIONS[operation]
+    rate, latencies = asyncio.run(
+        runner(
+            port=port,
+            connections=connections,
+            seconds=seconds,
+            method=method,
+            path=path,
+            body=body,
+        )
+    )
+    return rate, percentile(latencies, 0.5), percentile(latencies, 0.99)
+
+
+def in_process_rate(operation, seconds):
+    output = subprocess.run(
+        [sys.executable, "-m", "bench.inprocess", operation, str(seconds)],
+        cwd=PROJECT_DIR,
+        env=bench_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])["rate"]
+
+
+def median_cell(samples):
+    """The run with the median rate: `(rate, p50 ms, p99 ms)`."""
+    ordered = sorted(samples)
+    return ordered[len(ordered) // 2]
+
+
+async def idle_connections(port, count):
+    sockets = []
+    for _ in range(count):
+        sockets.append(await open_websocket("127.0.0.1", port))
+    await asyncio.sleep(1)
+    return sockets
+
+
+def idle_memory(kind, count):
+    """Resident MiB per 1,000 idle WebSockets on one worker of `kind`."""
+    with running(kind) as (port, pids):
+        before = resident_mib(pids[0])
+        loop = asyncio.new_event_loop()
+        sockets = loop.run_until_complete(idle_connections(port, count))
+        after = resident_mib(pids[0])
+        for socket in sockets:
+            socket.transport.close()
+        loop.run_until_complete(asyncio.sleep(0.5))
+        loop.close()
+    return (after - before) / count * 1000
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--seconds", type=float, default=3, help="per measurement")
+    parser.add_argument("--reps", type=int, default=3, help="repetitions per cell")
+    parser.add_argument("--idle", type=int, default=10_000, help="idle sockets")
+    parser.add_argument("--subscribers", type=int, default=1000)
+    args = parser.parse_args(argv)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    prepare_database()
+    started = time.monotonic()
+    lines = [
+        "# Benchmark results",
+        "",
+        f"{os.cpu_count()} cores; each cell is the median of {args.reps} runs of "
+        f"{args.seconds:g} s; p50/p99 latency in ms from the median run. Throttles "
+        "on (Redis), rates set high enough never to trip; per-request INFO logs off.",
+        "",
+    ]
+
+    # The load clients' own ceiling, against a bare Tornado server.
+    with running("echo") as (port, _):
+        ceiling_ws = median_cell(
+            [
+                measure(run_websocket, port, 50, args.seconds, "retrieve")
+                for _ in range(args.reps)
+            ]
+        )
+        ceiling_http = median_cell(
+            [
+                measure(run_http, port, 50, args.seconds, "retrieve")
+                for _ in range(args.reps)
+            ]
+        )
+    lines += [
+        f"Load client ceiling (bare Tornado, 50 connections): WebSocket "
+        f"{ceiling_ws[0]:.0f}/s, HTTP {ceiling_http[0]:.0f}/s.",
+        "",
+    ]
+
+    table = {}
+    for operation in OPERATIONS:
+        table[(operation, "in-process")] = statistics.median(
+            in_process_rate(operation, args.seconds) for _ in range(args.reps)
+        )
+    for kind in ("web", "gthread"):
+        with running(kind) as (port, _):
+            for operation in OPERATIONS:
+                for connections in (1, 50, 500):
+                    transports = (
+                        [("websocket", run_websocket), ("http", run_http)]
+                        if kind == "web"
+                        else [("http", run_http)]
+                    )
+                    samples = {name: [] for name, _ in transports}
+                    for _ in range(args.reps):
+                        # Interleaved, so drift on a shared machine hits both alike.
+                        for name, runner in transports:
+                            samples[name].append(
+                                measure(
+                                    runner, port, connections, args.seconds, operation
+                                )
+                            )
+                    for name, cell in samples.items():
+                        table[(operation, kind, name, connections)] = median_cell(cell)
+
+    lines += [
+        "| operation | conns | WebSocket /s (p50/p99) | HTTP same process /s (p50/p99) "
+        "| gthread HTTP /s (p50/p99) | in-process /s | WS / in-process | WS / HTTP "
+        "| HTTP / gthread |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for operation in OPERATIONS:
+        floor = table[(operation, "in-process")]
+        for connections in (1, 50, 500):
+            ws = table[(operation, "web", "websocket", connections)]
+            http = table[(operation, "web", "http", connections)]
+            gthread = table[(operation, "gthread", "http", connections)]
+            lines.append(
+                f"| {operation} | {connections} "
+                f"| {ws[0]:.0f} ({ws[1]:.1f}/{ws[2]:.1f}) "
+                f"| {http[0]:.0f} ({http[1]:.1f}/{http[2]:.1f}) "
+                f"| {gthread[0]:.0f} ({gthread[1]:.1f}/{gthread[2]:.1f}) "
+                f"| {floor:.0f} | {ws[0] / floor:.2f} | {ws[0] / http[0]:.2f} "
+                f"| {http[0] / gthread[0]:.2f} |"
+            )
+    lines.append("")
+
+    with running("web", workers=2) as (port, _):
+        two = median_cell(
+            [
+                measure(run_websocket, port, 50, args.seconds, "retrieve")
+                for _ in range(args.reps)
+            ]
+        )
+    one = table[("retrieve", "web", "websocket", 50)]
+    lines += [
+        f"Workers: WebSocket retrieve at 50 connections, 1 worker {one[0]:.0f}/s, "
+        f"2 workers {two[0]:.0f}/s ({two[0] / one[0]:.2f}x) on {os.cpu_count()} cores.",
+        "",
+    ]
+
+    web_idle = idle_memory("web", args.idle)
+    echo_idle = idle_memory("echo", args.idle)
+    lines += [
+        f"Idle WebSockets: {args.idle} on one worker cost {web_idle:.1f} MiB per 1,000 "
+        f"(bare Tornado echo server: {echo_idle:.1f} MiB per 1,000).",
+        "",
+    ]
+
+    with running("web", workers=2) as (port, _):
+        result = asyncio.run(
+            fanout.measure(port=port, subscribers=args.subscribers, env=bench_env())
+        )
+    lines += [
+        f"Fan-out over 2 workers to {args.subscribers} subscribers, "
+        "commit to delivery: "
+        f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms "
+        f"({result['changes']} changes, {result['deliveries']} deliveries, "
+        f"{result['missing']} missing). Sustained: {result['changes_per_s']:.0f} "
+        f"changes/s, {result['deliveries_per_s']:.0f} events delivered/s.",
+        "",
+        f"Total bench time: {time.monotonic() - started:.0f} s.",
+    ]
+    report = "\n".join(lines) + "\n"
+    RESULTS_DIR.mkdir(exist_ok=True)
+    (RESULTS_DIR / "latest.md").write_text(report)
+    print(report)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""Start and stop the processes under test, on a bench database of their own."""
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+RESULTS_DIR = PROJECT_DIR / "bench" / "results"
+THREADS = 8
+
+
+def bench_env(**overrides):
+    """Production-like settings; throttles on as shipped, with rates that never trip."""
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="snippets.settings",
+        DEBUG="0",
+        SECRET_KEY="bench-secret-key-bench-secret-key-bench",
+        ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
+        DATABASE_URL=f"sqlite:///{RESULTS_DIR / 'bench.sqlite3'}",
+        REDIS_KEY_PREFIX="bench",
+        ANON_THROTTLE_RATE="100000000/min",
+        USER_THROTTLE_RATE="100000000/min",
+        WS_THREADS=str(THREADS),
+        WS_MAX_CONNECTIONS="20000",
+        # Per-request INFO lines off for every server alike (gthread logs none).
+        LOG_LEVEL="WARNING",
+        PYTHONPATH=str(PROJECT_DIR),
+    )
+    env.update({key: str(value) for key, value in overrides.items()})
+    return env
+
+
+def prepare_database():
+    """A fresh bench database with one snippet to retrieve (id 1)."""
+    RESULTS_DIR.mkdir(exist_ok=True)
+    (RESULTS_DIR / "bench.sqlite3").unlink(missing_ok=True)
+    manage = [sys.executable, "manage.py"]
+    subprocess.run(
+        [*manage, "migrate", "-v0"], cwd=PROJECT_DIR, env=bench_env(), check=True
+    )
+    seed = (
+        "from snippets.models import Snippet; "
+        "Snippet.objects.create(title='bench', code='def f(x):\\n    return x * 2\\n')"
+    )
+    subprocess.run(
+        [*manage, "shell", "-c", seed],
+        cwd=PROJECT_DIR,
+        env=bench_env(),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running(kind, *, workers=1):
+    """Run a server of `kind` (web, gthread, echo) and yield `(port, pids)`."""
+    port = free_port()
+    bind = f"127.0.0.1:{port}"
+    if kind == "web":
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            "python:wsserver.gunicorn_conf",
+            "--bind",
+            bind,
+            "--workers",
+            str(workers),
+            "wsserver.app:make_app()",
+        ]
+    elif kind == "gthread":
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            bind,
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(THREADS),
+            "--no-control-socket",
+            "snippets.wsgi",
+        ]
+    else:
+        command = [sys.executable, "-m", "bench.echo", str(port)]
+    log = (RESULTS_DIR / f"{kind}.log").open("w")
+    process = subprocess.Popen(
+        command, cwd=PROJECT_DIR, env=bench_env(), stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        wait_until_serving(port, process)
+        yield port, worker_pids(process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def wait_until_serving(port, process):
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited; see {RESULTS_DIR}")
+        with contextlib.suppress(requests.ConnectionError):
+            if requests.get(f"http://127.0.0.1:{port}/api/snippets/1/", timeout=5).ok:
+                return
+        time.sleep(0.2)
+    raise RuntimeError("server did not start")
+
+
+def worker_pids(pid):
+    """The server's worker processes (gunicorn's children), or itself."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in children] or [pid]
+
+
+def resident_mib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
