@@ -43,7 +43,7 @@ def make_app(config: ServerConfig | None = None) -> tornado.web.Application:
             (
                 WEBSOCKET_PATH,
                 ApiSocketHandler,
-                {"hub": hub, "bridge": bridge, "executor": executor, "config": config},
+                {"hub": hub, "config": config},
             ),
             (
                 r".*",

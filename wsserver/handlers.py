@@ -40,12 +40,12 @@ def origin_allowed(origin: str, *, allowed_origins: tuple[str, ...]) -> bool:
 class ApiSocketHandler(WebSocketHandler):
     """One client connection speaking protocol v1 (see README.md)."""
 
-    def initialize(self, *, hub, bridge, executor, config):
+    def initialize(self, *, hub, config):
         self.hub = hub
-        self.bridge = bridge
-        self.executor = executor
         self.config = config
         self.in_flight = 0
+        # Running `serve` tasks: asyncio keeps only weak references to tasks.
+        self.tasks: set[asyncio.Task] = set()
         self.buffered_bytes = 0
         self.subscriptions: set[str] = set()
 
@@ -118,7 +118,9 @@ class ApiSocketHandler(WebSocketHandler):
             )
             return
         self.in_flight += 1
-        asyncio.ensure_future(self.serve(parsed))
+        task = asyncio.ensure_future(self.serve(parsed))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     @staticmethod
     def _reject(message, status: int, detail: str) -> dict:
