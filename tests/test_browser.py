@@ -192,3 +192,14 @@ def test_page_is_usable_on_a_phone(web_server, open_page):
     page = open_page(web_server, width=390)
     expect(page.get_by_role("status")).to_contain_text("WebSocket")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_rate_limited_request_says_when_to_retry(server_factory, open_page):
+    """A 429 is shown to the person with the number of seconds to wait."""
+    server = server_factory(ANON_THROTTLE_RATE="5/min")
+    page = open_page(server)
+    expect(page.get_by_role("status")).to_contain_text("WebSocket")
+    for number in range(4):
+        create(page, f"spam {number}")
+    expect(page.get_by_role("alert")).to_contain_text("Too many requests")
+    expect(page.get_by_role("alert")).to_contain_text("retry in")

@@ -310,3 +310,20 @@ def test_http_responses_that_set_cookies_are_served(web_server):
     response = requests.get(f"{web_server.url}/api-auth/login/", timeout=TIMEOUT)
     assert response.status_code == 200
     assert "csrftoken" in response.cookies
+
+
+def test_peer_that_stops_answering_pings_is_dropped(server_factory):
+    """A client that never answers pings is closed, freeing its slot."""
+    server = server_factory(WS_PING_INTERVAL_SECONDS=1)
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(
+            b"GET /ws/api HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n"
+        )
+        sock.settimeout(TIMEOUT)
+        received = b""
+        while chunk := sock.recv(4096):  # pings, then a close, then EOF
+            received += chunk
+    assert b" 101 " in received
+    assert b"\x89" in received  # a ping frame was sent
