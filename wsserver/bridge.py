@@ -75,6 +75,12 @@ class Message:
     token: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
 
+    def error(self, *, status: int, detail: str) -> dict:
+        """A reply to this message that the application never saw."""
+        return error_reply(
+            id=self.id, status=status, detail=detail, method=self.method, url=self.url
+        )
+
 
 @dataclass(frozen=True)
 class Connection:

@@ -13,7 +13,7 @@ from django.http.request import split_domain_port, validate_host
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from wsserver.bridge import BadMessage, Connection, error_reply, parse_message
+from wsserver.bridge import BadMessage, Connection, parse_message
 
 log = logging.getLogger("wsserver.bridge")
 
@@ -102,17 +102,17 @@ class ApiSocketHandler(WebSocketHandler):
             return
         if self.hub.draining:
             self.send(
-                self._reject(
-                    parsed, 503, "Server is shutting down; retry on a new connection."
+                parsed.error(
+                    status=503,
+                    detail="Server is shutting down; retry on a new connection.",
                 )
             )
             return
         if self.in_flight >= self.config.max_in_flight:
             self.send(
-                self._reject(
-                    parsed,
-                    429,
-                    f"Too many requests in flight on this connection "
+                parsed.error(
+                    status=429,
+                    detail=f"Too many requests in flight on this connection "
                     f"(at most {self.config.max_in_flight}); wait for replies.",
                 )
             )
@@ -121,16 +121,6 @@ class ApiSocketHandler(WebSocketHandler):
         task = asyncio.ensure_future(self.serve(parsed))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
-
-    @staticmethod
-    def _reject(message, status: int, detail: str) -> dict:
-        return error_reply(
-            id=message.id,
-            status=status,
-            detail=detail,
-            method=message.method,
-            url=message.url,
-        )
 
     async def serve(self, message) -> None:
         """Answer one message through the bridge, off the IOLoop thread."""
@@ -141,7 +131,7 @@ class ApiSocketHandler(WebSocketHandler):
             log.exception(
                 "Bridge failed: id=%r %s %s", message.id, message.method, message.url
             )
-            reply = self._reject(message, 500, "Internal server error.")
+            reply = message.error(status=500, detail="Internal server error.")
         finally:
             self.in_flight -= 1
         log.info(

@@ -7,7 +7,7 @@ import logging
 from concurrent.futures import Executor
 from functools import partial
 
-from wsserver.bridge import Bridge, Message, error_reply
+from wsserver.bridge import Bridge, Message
 from wsserver.events import EventFanout
 
 log = logging.getLogger("wsserver")
@@ -63,13 +63,7 @@ class Hub:
             status, detail = 404, "Not subscribed to this URL."
         else:
             status, detail = 200, "Unsubscribed."
-        return error_reply(
-            id=message.id,
-            status=status,
-            detail=detail,
-            method=message.method,
-            url=message.url,
-        )
+        return message.error(status=status, detail=detail)
 
     async def drain(self, *, timeout: float) -> None:
         """Refuse new requests, let those in flight reply, then close with 1001."""
