@@ -50,6 +50,11 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
 )
+if not ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS is required when DEBUG is off: set it to the host names the "
+        "app is served under, comma-separated (e.g. snippets.example.com)."
+    )
 
 # Heroku-style routers terminate TLS and say so in X-Forwarded-Proto.
 # https://docs.djangoproject.com/en/5.2/ref/settings/#secure-proxy-ssl-header
@@ -57,6 +62,7 @@ NUM_PROXIES = env_int("NUM_PROXIES", 0)
 if NUM_PROXIES:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# Outside development, session and CSRF cookies travel over HTTPS only.
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
