@@ -1,0 +1,41 @@
+"""Settings: production refuses to start without what it needs, naming the fix."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import PROJECT_DIR
+
+PRODUCTION = {
+    "DEBUG": "0",
+    "SECRET_KEY": "a-production-secret",
+    "ALLOWED_HOSTS": "snippets.example.com",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+}
+
+
+def import_settings(**env):
+    environment = {k: v for k, v in os.environ.items() if k not in PRODUCTION}
+    environment.update({k: v for k, v in env.items() if v is not None})
+    return subprocess.run(
+        [sys.executable, "-c", "import snippets.settings"],
+        cwd=PROJECT_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_production_settings_load():
+    """With every required setting given, production settings import cleanly."""
+    assert import_settings(**PRODUCTION).returncode == 0
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "REDIS_URL"])
+def test_production_without_a_required_setting_fails_naming_it(missing):
+    """Leaving out SECRET_KEY, ALLOWED_HOSTS or REDIS_URL stops the process."""
+    result = import_settings(**{**PRODUCTION, missing: None})
+    assert result.returncode != 0
+    assert f"{missing} is required when DEBUG is off" in result.stderr
