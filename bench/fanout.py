@@ -2,12 +2,14 @@
 
 import asyncio
 import json
-import os
+import sys
 import time
 
 from bench.clients import open_websocket
+from bench.servers import PROJECT_DIR
 
 LATENCY_CHANGES = 20
+LATENCY_PAUSE_SECONDS = 0.05
 SUSTAINED_SECONDS = 3
 DRAIN_SECONDS = 5
 
@@ -17,18 +19,30 @@ def percentile(values, fraction):
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
 
 
+async def write(env, changes, pause, seconds):
+    """Run `bench.writer`; return its lines (one per change, then a summary)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.writer",
+        str(changes),
+        str(pause),
+        str(seconds),
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    output, _ = await process.communicate()
+    return [json.loads(line) for line in output.decode().splitlines()]
+
+
 async def measure(*, port, subscribers, env):
-    """Subscribe `subscribers` sockets, change snippets through the ORM, time arrivals.
+    """Subscribe `subscribers` sockets, change snippets elsewhere, time arrivals.
 
-    The clock starts just before `Snippet.objects.create()` (so it includes the
-    insert and the commit) and stops when a subscriber's socket has the event.
+    The clock starts just before `Snippet.objects.create()` in the writer (so it
+    includes the insert and the commit) and stops when a subscriber's socket has
+    the event.
     """
-    os.environ.update(env)
-    import django
-
-    django.setup()
-    from snippets.models import Snippet
-
     arrivals = []  # (payload, arrived): parsed later, to keep receiving cheap
     sockets = [
         await open_websocket(
@@ -42,33 +56,21 @@ async def measure(*, port, subscribers, env):
         socket.send({"method": "SUBSCRIBE", "url": "/api/snippets/"})
     await wait_for(lambda: len(arrivals) >= subscribers)
     arrivals.clear()
-    loop = asyncio.get_running_loop()
 
-    def create():
-        started = time.perf_counter()
-        snippet = Snippet.objects.create(title="fan-out", code="x = 1")
-        return snippet.pk, started
-
-    started_at = {}
-    for _ in range(LATENCY_CHANGES):
-        pk, started = await loop.run_in_executor(None, create)
-        started_at[f"/api/snippets/{pk}/"] = started
-        await asyncio.sleep(0.05)
-    await wait_for(lambda: len(arrivals) >= LATENCY_CHANGES * subscribers)
+    lines = await write(env, LATENCY_CHANGES, LATENCY_PAUSE_SECONDS, 0)
+    began = {line["url"]: line["began"] for line in lines if "url" in line}
+    await wait_for(lambda: len(arrivals) >= (LATENCY_CHANGES + 1) * subscribers)
     latencies = []
     for payload, arrived in arrivals:
         event = json.loads(payload)
-        if event.get("event") == "created" and event["url"] in started_at:
-            latencies.append(arrived - started_at[event["url"]])
+        if event.get("event") == "created" and event["url"] in began:
+            latencies.append(arrived - began[event["url"]])
     expected = LATENCY_CHANGES * subscribers
 
     arrivals.clear()
-    window_started = time.perf_counter()
-    changes = 0
-    while time.perf_counter() - window_started < SUSTAINED_SECONDS:
-        await loop.run_in_executor(None, create)
-        changes += 1
-    await wait_for(lambda: len(arrivals) >= changes * subscribers)
+    summary = (await write(env, 0, 0, SUSTAINED_SECONDS))[-1]
+    await wait_for(lambda: len(arrivals) >= (summary["changes"] + 1) * subscribers)
+    first = min(arrived for _, arrived in arrivals)
     last = max(arrived for _, arrived in arrivals)
     for socket in sockets:
         socket.transport.close()
@@ -78,8 +80,8 @@ async def measure(*, port, subscribers, env):
         "changes": LATENCY_CHANGES,
         "deliveries": len(latencies),
         "missing": expected - len(latencies),
-        "changes_per_s": changes / (time.perf_counter() - window_started),
-        "deliveries_per_s": len(arrivals) / (last - window_started),
+        "changes_per_s": summary["changes"] / summary["elapsed"],
+        "deliveries_per_s": len(arrivals) / (last - first),
     }
 
 

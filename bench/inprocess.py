@@ -1,4 +1,5 @@
-"""Django's own work, the floor: the same views called through the test Client."""
+"""Django's own work, the floor: the same view called in this process, either
+through Django's test Client or through the bridge (no sockets, no threads)."""
 
 import json
 import sys
@@ -7,20 +8,46 @@ import time
 import django
 
 
-def main(kind, seconds):
-    django.setup()
+def test_client_call(kind):
     from django.test import Client
 
     client = Client()
     if kind == "retrieve":
-        call = lambda: client.get("/api/snippets/1/")  # noqa: E731
+        return lambda: client.get("/api/snippets/1/").status_code
+    body = {"title": "bench", "code": "print(1)\n" * 5}
+    return lambda: (
+        client.post("/api/snippets/", body, content_type="application/json").status_code
+    )
+
+
+def bridge_call(kind):
+    from django.core.wsgi import get_wsgi_application
+
+    from wsserver.bridge import Bridge, Connection, parse_message
+
+    bridge = Bridge(get_wsgi_application())
+    connection = Connection(remote_addr="127.0.0.1", host="127.0.0.1")
+    if kind == "retrieve":
+        text = json.dumps({"id": 1, "url": "/api/snippets/1/"})
     else:
-        body = {"title": "bench", "code": "print('hello')\n" * 5}
-        call = lambda: client.post(  # noqa: E731
-            "/api/snippets/", body, content_type="application/json"
+        data = {"title": "bench", "code": "print(1)\n" * 5}
+        text = json.dumps(
+            {"id": 1, "method": "POST", "url": "/api/snippets/", "data": data}
         )
+
+    def call():
+        reply = bridge.handle(parse_message(text), connection)
+        json.dumps(reply)  # the frame is serialized too
+        return reply["status"]
+
+    return call
+
+
+def main(kind, via, seconds):
+    django.setup()
+    call = test_client_call(kind) if via == "client" else bridge_call(kind)
     for _ in range(20):
-        assert call().status_code < 400
+        assert call() < 400
     count = 0
     started = time.perf_counter()
     while time.perf_counter() - started < seconds:
@@ -30,4 +57,4 @@ def main(kind, seconds):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], float(sys.argv[2]))
+    main(sys.argv[1], sys.argv[2], float(sys.argv[3]))
