@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import tornado.web
 from tornado.wsgi import WSGIContainer
 
-from wsserver.bridge import Bridge
+from wsserver.bridge import Bridge, as_http_servers_do
 from wsserver.config import ServerConfig
 from wsserver.events import EventFanout
 from wsserver.handlers import ApiSocketHandler
@@ -34,6 +34,8 @@ def make_app(config: ServerConfig | None = None) -> tornado.web.Application:
     raise_open_file_limit(config.max_connections + 256)
     executor = ThreadPoolExecutor(config.threads, thread_name_prefix="django")
     bridge = Bridge(wsgi_app)
+    # The app publishes its change events on this channel (the only contract
+    # between the two, besides URLs): `{"event", "url", "data"}` as JSON.
     fanout = EventFanout(
         redis_url=settings.REDIS_URL, channel=f"{settings.REDIS_KEY_PREFIX}:events"
     )
@@ -61,31 +63,6 @@ def make_app(config: ServerConfig | None = None) -> tornado.web.Application:
         hub=hub,
         server_config=config,
     )
-
-
-def as_http_servers_do(app):
-    """Wrap a WSGI app for Tornado's `WSGIContainer`, which leaves two things to it.
-
-    Header values lose surrounding white space: Django sends `Set-Cookie` values
-    with a leading space (`SimpleCookie.output(header="")`), which other servers
-    trim and Tornado rejects, leaving the client waiting. And a HEAD response
-    has no body: Django returns GET's, which Tornado refuses to send.
-    """
-
-    def wrapped_app(environ, start_response):
-        def trimmed_start_response(status, headers, exc_info=None):
-            headers = [(name, value.strip()) for name, value in headers]
-            return start_response(status, headers, exc_info)
-
-        result = app(environ, trimmed_start_response)
-        if environ["REQUEST_METHOD"] != "HEAD":
-            return result
-        close = getattr(result, "close", None)
-        if close is not None:
-            close()  # request_finished, as after any response
-        return []
-
-    return wrapped_app
 
 
 def raise_open_file_limit(wanted: int) -> None:

@@ -290,8 +290,7 @@ def call_app(app: WSGIApp, environ: dict) -> Response:
 
     def start_response(status, headers, exc_info=None):
         started["status"] = int(status.split(" ", 1)[0])
-        # Trimmed as HTTP servers do: Django's Set-Cookie values start with a space.
-        started["headers"] = [(name, value.strip()) for name, value in headers]
+        started["headers"] = headers
         return chunks.append
 
     chunks: list[bytes] = []
@@ -328,11 +327,36 @@ def make_reply(message: Message, response: Response, *, method: str) -> dict:
     return reply
 
 
+def as_http_servers_do(app):
+    """Wrap a WSGI app with two things HTTP servers do that Django leaves to them.
+
+    Header values lose surrounding white space: Django sends `Set-Cookie` values
+    with a leading space (`SimpleCookie.output(header="")`), which most servers
+    trim and Tornado's `WSGIContainer` rejects, leaving the client waiting. And
+    a HEAD response has no body: Django returns GET's, which must not be sent.
+    """
+
+    def wrapped_app(environ, start_response):
+        def trimmed_start_response(status, headers, exc_info=None):
+            headers = [(name, value.strip()) for name, value in headers]
+            return start_response(status, headers, exc_info)
+
+        result = app(environ, trimmed_start_response)
+        if environ["REQUEST_METHOD"] != "HEAD":
+            return result
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()  # request_finished, as after any response
+        return []
+
+    return wrapped_app
+
+
 class Bridge:
     """Serves parsed messages through a WSGI application; safe to call from threads."""
 
     def __init__(self, app: WSGIApp):
-        self.app = app
+        self.app = as_http_servers_do(app)
 
     def handle(
         self, message: Message, connection: Connection, *, method: str | None = None
@@ -341,7 +365,4 @@ class Bridge:
         method = method or message.method
         environ = build_environ(message, connection, method=method)
         response = call_app(self.app, environ)
-        if method == "HEAD":
-            # As an HTTP server does: HEAD has the headers of GET, never a body.
-            response = Response(response.status, response.headers, b"")
         return make_reply(message, response, method=message.method)

@@ -50,7 +50,9 @@ class Hub:
                 self.executor,
                 partial(self.bridge.handle, message, handler.connection, method=method),
             )
-            if message.method == "SUBSCRIBE" and 200 <= reply["status"] < 300:
+            subscribed = message.method == "SUBSCRIBE" and 200 <= reply["status"] < 300
+            # A connection that closed while its GET ran has nothing to hear.
+            if subscribed and handler in self.connections:
                 self.fanout.subscribe(handler, message.url)
             return reply
         finally:

@@ -15,6 +15,8 @@ from wsserver.app import server_options
 
 
 class WebWorker(TornadoWorker):
+    """gunicorn's Tornado worker, with our server options and a graceful drain."""
+
     def run(self):
         self.ioloop = IOLoop.current()
         self.alive = True
@@ -35,7 +37,7 @@ class WebWorker(TornadoWorker):
     def check_stop(self):
         if not self.alive and not self.stopping:
             self.stopping = True
-            asyncio.ensure_future(self.shutdown())
+            self.shutdown_task = asyncio.ensure_future(self.shutdown())
 
     async def shutdown(self):
         app = self.wsgi
