@@ -118,7 +118,7 @@ export class SnippetsClient {
       return;
     }
     if (frame.event !== undefined) {
-      this.dispatchEvent(frame);
+      this.deliverEvent(frame);
       return;
     }
     const waiting = this.pending.get(frame.id);
@@ -128,7 +128,7 @@ export class SnippetsClient {
     waiting.resolve({ status: frame.status, headers: frame.headers || {}, data: frame.data });
   }
 
-  dispatchEvent(frame) {
+  deliverEvent(frame) {
     if (frame.event === "resync") {
       for (const url of this.subscriptions.keys()) this.resubscribe(url);
       return;
