@@ -16,17 +16,20 @@ it, and stops it when COMMAND exits: this is how `make run` and `make test` work
 import argparse
 import contextlib
 import fcntl
+import hashlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_SECONDS = 10
+MAX_SOCKET_PATH_BYTES = 100
 
 
 def redis_executable():
@@ -56,11 +59,23 @@ def answers_ping(socket_path):
         return False
 
 
+def socket_path_for(run_dir, name):
+    """`.run/NAME.sock`, or a short path in the temp folder if that is too long.
+
+    Unix socket paths are limited to about 100 bytes; a deep checkout exceeds it.
+    """
+    path = Path(run_dir) / f"{name}.sock"
+    if len(str(path).encode()) <= MAX_SOCKET_PATH_BYTES:
+        return path
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"snippets-{digest}.sock"
+
+
 def ensure_running(project_dir=PROJECT_DIR, name="redis"):
     """Start the private Redis `name` unless it already answers; return its URL."""
     run_dir = Path(project_dir) / ".run"
     run_dir.mkdir(exist_ok=True)
-    socket_path = run_dir / f"{name}.sock"
+    socket_path = socket_path_for(run_dir, name)
     if answers_ping(socket_path):
         return f"unix://{socket_path}"
     # Several processes start at once under honcho: one of them starts Redis.

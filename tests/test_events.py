@@ -252,15 +252,19 @@ def own_redis(tmp_path):
     localredis.stop(tmp_path, "events-redis")
 
 
+def own_redis_answers(tmp_path):
+    return localredis.answers_ping(
+        localredis.socket_path_for(tmp_path / ".run", "events-redis")
+    )
+
+
 def test_redis_restart_tells_subscribers_to_resync(server_factory, own_redis, tmp_path):
     """When Redis comes back, subscribers get `resync`, then events flow again."""
     server = server_factory(REDIS_URL=own_redis, REDIS_KEY_PREFIX=SHARED_PREFIX)
     with connect(server.ws_url) as ws:
         subscribe(ws, "/api/snippets/")
         localredis.stop(tmp_path, "events-redis")
-        wait_until(
-            lambda: not localredis.answers_ping(tmp_path / ".run/events-redis.sock")
-        )
+        wait_until(lambda: not own_redis_answers(tmp_path))
         localredis.ensure_running(tmp_path, "events-redis")
         assert receive(ws) == {"event": "resync"}
         created = requests.post(
@@ -277,7 +281,7 @@ def test_requests_needing_redis_fail_cleanly_while_it_is_down(
     """With Redis gone, throttled requests get a 503 with a detail, not a traceback."""
     server = server_factory(REDIS_URL=own_redis)
     localredis.stop(tmp_path, "events-redis")
-    wait_until(lambda: not localredis.answers_ping(tmp_path / ".run/events-redis.sock"))
+    wait_until(lambda: not own_redis_answers(tmp_path))
     response = requests.get(f"{server.url}/api/snippets/")
     with connect(server.ws_url) as ws:
         ws.send(json.dumps({"id": 1, "url": "/api/snippets/"}))
