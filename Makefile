@@ -11,8 +11,8 @@ PYTEST_WORKERS ?= 2
 
 .PHONY: run test lint bench clean install install-dev chromium static
 
+# The web process applies migrations itself as it starts (bin/web).
 run: install static
-	python manage.py migrate --noinput
 	python -m snippets.localredis run -- honcho start
 
 test: install-dev chromium static
@@ -50,8 +50,11 @@ chromium:
 
 # What a Heroku-style build does: collect static files with their manifest.
 static: staticfiles/staticfiles.json
+# collectstatic never connects to Redis: naming one keeps settings from starting
+# the private Redis just for it (and leaving it running).
 staticfiles/staticfiles.json: $(VENV)/.installed $(shell find static -type f)
-	python manage.py collectstatic --noinput --verbosity 0
+	REDIS_URL=$${REDIS_URL:-redis://collectstatic-needs-no-redis.invalid} \
+		python manage.py collectstatic --noinput --verbosity 0
 
 clean:
 	python -m snippets.localredis stop || true

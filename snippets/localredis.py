@@ -14,7 +14,6 @@ it, and stops it when COMMAND exits: this is how `make run` and `make test` work
 """
 
 import argparse
-import contextlib
 import fcntl
 import hashlib
 import os
@@ -115,10 +114,24 @@ def ensure_running(project_dir=PROJECT_DIR, name="redis"):
 
 
 def stop(project_dir=PROJECT_DIR, name="redis"):
-    """Stop the private Redis `name` if it is running."""
+    """Stop the private Redis `name` if it is running, and wait until it has gone.
+
+    Waiting matters: a command started right after would otherwise find the old
+    server still answering, use it, and lose it a moment later.
+    """
     pid_file = Path(project_dir) / ".run" / f"{name}.pid"
-    with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):
-        os.kill(int(pid_file.read_text()), signal.SIGTERM)
+    try:
+        pid = int(pid_file.read_text())
+        os.kill(pid, signal.SIGTERM)
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        return
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
 
 
 def run(command, *, name):

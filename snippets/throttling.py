@@ -6,6 +6,7 @@ entry, so concurrent requests admit more than the rate. Here each request is one
 atomic `limits` moving-window hit: one Redis round trip, exact under concurrency.
 """
 
+import logging
 import time
 from functools import cache
 
@@ -18,6 +19,8 @@ from rest_framework import status, throttling
 from rest_framework.exceptions import APIException
 
 REDIS_TIMEOUT_SECONDS = 2
+
+log = logging.getLogger(__name__)
 
 
 class RateLimiterUnavailable(APIException):
@@ -65,7 +68,8 @@ class RedisRateThrottle(throttling.SimpleRateThrottle):
             if limiter().hit(item, key):
                 return True
             reset_time = limiter().get_window_stats(item, key).reset_time
-        except RedisError:
+        except RedisError as exc:
+            log.warning("Rate limiter unavailable: %r", exc)
             raise RateLimiterUnavailable() from None
         self.retry_after = max(reset_time - time.time(), 1)
         return False
