@@ -111,7 +111,7 @@ BAD_FRAMES = [
     (json.dumps({"id": [], "url": "/api/"}), None),
     (json.dumps({"id": 8, "url": "/api/\n"}), 8),
     (json.dumps({"id": 9, "url": "/api/", "headers": {"Host": "evil"}}), 9),
-    ("[" * 200_00 + "]" * 200_00, None),
+    ("[" * 20_000 + "]" * 20_000, None),
 ]
 
 
