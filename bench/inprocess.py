@@ -23,10 +23,11 @@ def test_client_call(kind):
 def bridge_call(kind):
     from django.core.wsgi import get_wsgi_application
 
-    from wsserver.bridge import Bridge, Connection, parse_message
+    from wsserver.bridge import Bridge, Peer
+    from wsserver.protocol import encode, parse_message
 
     bridge = Bridge(get_wsgi_application())
-    connection = Connection(remote_addr="127.0.0.1", host="127.0.0.1")
+    peer = Peer(remote_addr="127.0.0.1", host="127.0.0.1")
     if kind == "retrieve":
         text = json.dumps({"id": 1, "url": "/api/snippets/1/"})
     else:
@@ -36,8 +37,8 @@ def bridge_call(kind):
         )
 
     def call():
-        reply = bridge.handle(parse_message(text), connection)
-        json.dumps(reply)  # the frame is serialized too
+        reply = bridge.handle(parse_message(text), peer)
+        encode(reply)  # the frame is serialized too
         return reply["status"]
 
     return call

@@ -7,6 +7,7 @@ shell, the erase job), for the WebSocket processes to fan out to subscribers.
 import json
 import logging
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -14,21 +15,18 @@ from django.urls import reverse
 from redis.exceptions import RedisError
 
 from snippets.models import Snippet
-from snippets.redis_client import get_redis, redis_key
+from snippets.redis_client import get_redis
 from snippets.serializers import SnippetSerializer
 
 log = logging.getLogger(__name__)
 
 
-def events_channel():
-    """The Redis channel of change events, under `REDIS_KEY_PREFIX`."""
-    return redis_key("events")
-
-
 def publish(event):
     """Publish `event` once; delivery is at-most-once, so a Redis fault is logged."""
     try:
-        get_redis().publish(events_channel(), json.dumps(event, separators=(",", ":")))
+        get_redis().publish(
+            settings.EVENTS_CHANNEL, json.dumps(event, separators=(",", ":"))
+        )
     except RedisError as exc:
         log.warning(
             "Event not published (%s): %s %s", exc, event["event"], event["url"]

@@ -7,9 +7,7 @@ from django.conf import settings
 @cache
 def get_redis():
     """The process's synchronous Redis client on `REDIS_URL`."""
-    return redis.Redis.from_url(
-        settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5
-    )
+    return redis.Redis.from_url(settings.REDIS_URL, **settings.REDIS_OPTIONS)
 
 
 def redis_key(*parts):

@@ -144,16 +144,25 @@ if not REDIS_URL:
 # Every key and channel this app writes starts with this prefix, so several
 # deployments (or test runs) can share one Redis; nothing ever flushes it.
 REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "snippets")
-
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
-        "KEY_PREFIX": REDIS_KEY_PREFIX,
-        # Fail fast (and say so in /healthz) rather than hang on a stuck Redis.
-        "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
-    }
+# Where the app publishes change events and every web process listens.
+EVENTS_CHANNEL = f"{REDIS_KEY_PREFIX}:events"
+# Fail fast (and say so) rather than hang on a stuck Redis.
+REDIS_TIMEOUT_SECONDS = env_int("REDIS_TIMEOUT_SECONDS", 5)
+# Heroku-style Redis add-ons serve `rediss://` with a self-signed certificate;
+# `none` accepts it (the link is still encrypted). redis-py's names, and default.
+REDIS_SSL_CERT_REQS = os.environ.get("REDIS_SSL_CERT_REQS", "required")
+if REDIS_SSL_CERT_REQS not in ("required", "none"):
+    raise ImproperlyConfigured(
+        "REDIS_SSL_CERT_REQS must be 'required' or 'none', "
+        f"not {REDIS_SSL_CERT_REQS!r}."
+    )
+# Keyword arguments for every Redis client of the app alike (redis-py's names).
+REDIS_OPTIONS = {
+    "socket_timeout": REDIS_TIMEOUT_SECONDS,
+    "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
 }
+if REDIS_URL.startswith("rediss://"):
+    REDIS_OPTIONS["ssl_cert_reqs"] = REDIS_SSL_CERT_REQS
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": f"django.contrib.auth.password_validation.{name}"}
@@ -192,7 +201,7 @@ ERASE_INTERVAL_SECONDS = env_int("ERASE_INTERVAL_SECONDS", 60)
 # Where the demo page connects; empty means the page's own origin + /ws/api.
 WEBSOCKET_URL = os.environ.get("WEBSOCKET_URL", "")
 
-# The WebSocket server (wsserver/config.py has the same defaults).
+# The WebSocket server (wsserver/config.py reads these by name).
 WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])
 WS_MAX_MESSAGE_BYTES = env_int("WS_MAX_MESSAGE_BYTES", 64 * 1024)
 WS_MAX_IN_FLIGHT = env_int("WS_MAX_IN_FLIGHT", 100)

@@ -18,8 +18,6 @@ from redis.exceptions import RedisError
 from rest_framework import status, throttling
 from rest_framework.exceptions import APIException
 
-REDIS_TIMEOUT_SECONDS = 2
-
 log = logging.getLogger(__name__)
 
 
@@ -38,8 +36,7 @@ def limiter():
     storage = RedisStorage(
         url,
         key_prefix=f"{settings.REDIS_KEY_PREFIX}:throttle",
-        socket_timeout=REDIS_TIMEOUT_SECONDS,
-        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        **settings.REDIS_OPTIONS,
     )
     return MovingWindowRateLimiter(storage)
 

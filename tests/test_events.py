@@ -41,6 +41,7 @@ def writer_server(server_factory):
 def shared_prefix(settings):
     """Publish from this test process on the servers' channel."""
     settings.REDIS_KEY_PREFIX = SHARED_PREFIX
+    settings.EVENTS_CHANNEL = f"{SHARED_PREFIX}:events"
 
 
 def receive(ws, timeout=EVENT_TIMEOUT_SECONDS):

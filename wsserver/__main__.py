@@ -2,14 +2,11 @@
 
 import argparse
 import asyncio
-import dataclasses
 import logging
 import os
 import signal
 
-from tornado.httpserver import HTTPServer
-
-log = logging.getLogger("wsserver")
+log = logging.getLogger(__name__)
 
 
 def parse_args(argv=None):
@@ -27,14 +24,10 @@ def parse_args(argv=None):
 
 async def main(argv=None):
     args = parse_args(argv)
-    from wsserver.app import make_app, server_options
-    from wsserver.config import ServerConfig
+    from wsserver.app import make_app, make_server, shutdown
 
-    config = ServerConfig.from_settings()
-    if args.threads:
-        config = dataclasses.replace(config, threads=args.threads)
-    app = make_app(config)
-    server = HTTPServer(app, **server_options(config))
+    app = make_app(**({"threads": args.threads} if args.threads else {}))
+    server = make_server(app)
     server.listen(args.port, args.address)
     log.info("Serving on http://%s:%d (WebSocket at /ws/api)", args.address, args.port)
 
@@ -43,9 +36,7 @@ async def main(argv=None):
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
-    server.stop()
-    await app.settings["hub"].drain(timeout=config.drain_seconds)
-    await server.close_all_connections()
+    await shutdown(server, app)
 
 
 if __name__ == "__main__":

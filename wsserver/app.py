@@ -1,5 +1,5 @@
 """`make_app()`: the Tornado application that gunicorn's workers and
-`python -m wsserver` serve."""
+`python -m wsserver` serve, and the `shutdown()` both use."""
 
 from __future__ import annotations
 
@@ -8,61 +8,57 @@ import resource
 from concurrent.futures import ThreadPoolExecutor
 
 import tornado.web
+from tornado.httpserver import HTTPServer
 from tornado.wsgi import WSGIContainer
 
-from wsserver.bridge import Bridge, as_http_servers_do
+from wsserver.bridge import Bridge
 from wsserver.config import ServerConfig
 from wsserver.events import EventFanout
 from wsserver.handlers import ApiSocketHandler
 from wsserver.hub import Hub
+from wsserver.wsgi import WSGIApp, as_http_servers_do
 
 WEBSOCKET_PATH = r"/ws/api"
 
 
-def make_app(config: ServerConfig | None = None) -> tornado.web.Application:
+class SocketApplication(tornado.web.Application):
     """`/ws/api` through the bridge; every other path to the WSGI app.
 
     Both share one bounded thread pool, so Django never runs on the IOLoop.
     """
+
+    def __init__(self, *, wsgi_app: WSGIApp, config: ServerConfig, fanout: EventFanout):
+        self.config = config
+        executor = ThreadPoolExecutor(config.threads, thread_name_prefix="django")
+        self.hub = Hub(bridge=Bridge(wsgi_app), executor=executor, fanout=fanout)
+        http_app = WSGIContainer(as_http_servers_do(wsgi_app), executor=executor)
+        super().__init__(
+            [
+                (WEBSOCKET_PATH, ApiSocketHandler),
+                (r".*", tornado.web.FallbackHandler, {"fallback": http_app}),
+            ],
+            websocket_max_message_size=config.max_message_bytes,
+            websocket_ping_interval=config.ping_interval_seconds,
+            websocket_ping_timeout=config.ping_interval_seconds,
+        )
+
+
+def make_app(**config_overrides) -> SocketApplication:
+    """The application on this project's Django settings (`DJANGO_SETTINGS_MODULE`)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "snippets.settings")
     from django.conf import settings
     from django.core.wsgi import get_wsgi_application
 
     wsgi_app = get_wsgi_application()
-    config = config or ServerConfig.from_settings()
+    config = ServerConfig.from_settings(**config_overrides)
     # Each connection is a file descriptor; many systems start at a soft 1024.
     raise_open_file_limit(config.max_connections + 256)
-    executor = ThreadPoolExecutor(config.threads, thread_name_prefix="django")
-    bridge = Bridge(wsgi_app)
-    # The app publishes its change events on this channel (the only contract
-    # between the two, besides URLs): `{"event", "url", "data"}` as JSON.
     fanout = EventFanout(
-        redis_url=settings.REDIS_URL, channel=f"{settings.REDIS_KEY_PREFIX}:events"
+        redis_url=settings.REDIS_URL,
+        channel=settings.EVENTS_CHANNEL,
+        redis_options=settings.REDIS_OPTIONS,
     )
-    hub = Hub(bridge=bridge, executor=executor, fanout=fanout)
-    return tornado.web.Application(
-        [
-            (
-                WEBSOCKET_PATH,
-                ApiSocketHandler,
-                {"hub": hub, "config": config},
-            ),
-            (
-                r".*",
-                tornado.web.FallbackHandler,
-                {
-                    "fallback": WSGIContainer(
-                        as_http_servers_do(wsgi_app), executor=executor
-                    )
-                },
-            ),
-        ],
-        websocket_max_message_size=config.max_message_bytes,
-        websocket_ping_interval=config.ping_interval_seconds,
-        websocket_ping_timeout=config.ping_interval_seconds,
-        hub=hub,
-        server_config=config,
-    )
+    return SocketApplication(wsgi_app=wsgi_app, config=config, fanout=fanout)
 
 
 def raise_open_file_limit(wanted: int) -> None:
@@ -73,10 +69,18 @@ def raise_open_file_limit(wanted: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
-def server_options(config: ServerConfig) -> dict:
-    """`HTTPServer` options: handshakes and idle HTTP connections time out."""
-    return {
+def make_server(app: SocketApplication) -> HTTPServer:
+    """An `HTTPServer` for `app`: handshakes and idle HTTP connections time out."""
+    return HTTPServer(
+        app,
         # Tornado's default is an hour; a trickled handshake must not hold a slot.
-        "idle_connection_timeout": config.handshake_timeout_seconds,
-        "xheaders": False,  # Django reads proxy headers itself (NUM_PROXIES)
-    }
+        idle_connection_timeout=app.config.handshake_timeout_seconds,
+        xheaders=False,  # Django reads proxy headers itself (NUM_PROXIES)
+    )
+
+
+async def shutdown(server: HTTPServer, app: SocketApplication) -> None:
+    """Stop accepting, drain the sockets, then close what is left."""
+    server.stop()
+    await app.hub.drain(timeout=app.config.drain_seconds)
+    await server.close_all_connections()

@@ -1,10 +1,11 @@
 """
-Event fan-out: one Redis subscription per process, delivered to the connections
-that subscribed to a URL at or above the event's URL.
+Event fan-out: one Redis subscription per process, delivered to the subscribers
+of a URL at or above the event's URL.
 
 App-agnostic: an event is `{"event", "url", "data"}` on one Redis channel; a
 subscription to `/api/snippets/` hears `/api/snippets/12/`, and a subscription to
-`/api/snippets/12/` hears only that resource.
+`/api/snippets/12/` hears only that resource. static/js/client.js matches event
+URLs by the same rule (`hears`).
 """
 
 from __future__ import annotations
@@ -13,16 +14,23 @@ import asyncio
 import json
 import logging
 from collections import defaultdict
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-log = logging.getLogger("wsserver.events")
+log = logging.getLogger(__name__)
 
 RECONNECT_MIN_SECONDS = 0.1
 RECONNECT_MAX_SECONDS = 5.0
 RESYNC = json.dumps({"event": "resync"})
+
+
+class Subscriber(Protocol):
+    """Anything that takes serialized frames: a WebSocket handler, in practice."""
+
+    def send_text(self, text: str) -> None: ...
 
 
 def subscription_path(url: str) -> str:
@@ -42,73 +50,76 @@ def ancestor_paths(url: str) -> list[str]:
 
 
 class EventFanout:
-    """Subscriptions of this process and the Redis listener that feeds them."""
+    """The subscriptions of this process and the Redis listener that feeds them.
 
-    def __init__(self, *, redis_url: str, channel: str):
+    It owns both indexes (path -> subscribers, subscriber -> paths); nothing else
+    keeps track of who listens to what.
+    """
+
+    def __init__(self, *, redis_url: str, channel: str, redis_options: dict):
         self.redis_url = redis_url
         self.channel = channel
-        self.subscribers: dict[str, set] = defaultdict(set)
+        self.redis_options = redis_options
+        self.subscribers: dict[str, set[Subscriber]] = defaultdict(set)
+        self.paths: dict[Subscriber, set[str]] = defaultdict(set)
         self._listener: asyncio.Task | None = None
-        # Set once the Redis subscription is live (tests and drain wait on it).
-        self.listening = asyncio.Event()
 
-    def subscribe(self, handler, url: str) -> None:
+    def subscribe(self, subscriber: Subscriber, url: str) -> None:
         path = subscription_path(url)
-        self.subscribers[path].add(handler)
-        handler.subscriptions.add(path)
+        self.subscribers[path].add(subscriber)
+        self.paths[subscriber].add(path)
         if self._listener is None:
             self._listener = asyncio.ensure_future(self._listen_forever())
 
-    def unsubscribe(self, handler, url: str) -> bool:
-        """Stop `handler` hearing `url`; return `False` if it was not subscribed."""
+    def unsubscribe(self, subscriber: Subscriber, url: str) -> bool:
+        """Stop `subscriber` hearing `url`; return `False` if it was not subscribed."""
         path = subscription_path(url)
-        if path not in handler.subscriptions:
+        paths = self.paths.get(subscriber, set())
+        if path not in paths:
             return False
-        handler.subscriptions.discard(path)
-        self._discard(handler, path)
+        paths.discard(path)
+        if not paths:
+            del self.paths[subscriber]
+        self._discard(subscriber, path)
         return True
 
-    def unsubscribe_all(self, handler) -> None:
-        for path in handler.subscriptions:
-            self._discard(handler, path)
-        handler.subscriptions.clear()
+    def unsubscribe_all(self, subscriber: Subscriber) -> None:
+        for path in self.paths.pop(subscriber, ()):
+            self._discard(subscriber, path)
 
-    def _discard(self, handler, path: str) -> None:
-        handlers = self.subscribers.get(path)
-        if handlers is not None:
-            handlers.discard(handler)
-            if not handlers:
+    def _discard(self, subscriber: Subscriber, path: str) -> None:
+        subscribers = self.subscribers.get(path)
+        if subscribers is not None:
+            subscribers.discard(subscriber)
+            if not subscribers:
                 del self.subscribers[path]
 
-    def deliver(self, text: str) -> int:
-        """Send one published event to every connection that hears it, once each."""
+    def deliver(self, text: str) -> None:
+        """Send one published event to every subscriber that hears it, once each."""
         try:
             url = json.loads(text)["url"]
         except (ValueError, KeyError, TypeError):
             log.warning("Ignoring malformed event")
-            return 0
-        handlers = set()
+            return
+        subscribers = set()
         for path in ancestor_paths(url):
-            handlers.update(self.subscribers.get(path, ()))
-        for handler in handlers:
-            handler.send_text(text)
-        return len(handlers)
+            subscribers.update(self.subscribers.get(path, ()))
+        for subscriber in subscribers:
+            subscriber.send_text(text)
 
     def resync(self) -> None:
         """Tell every subscriber that events may have been missed."""
-        handlers = set().union(*self.subscribers.values())
-        for handler in handlers:
-            handler.send_text(RESYNC)
+        for subscriber in list(self.paths):
+            subscriber.send_text(RESYNC)
 
     async def _listen_forever(self) -> None:
         delay = RECONNECT_MIN_SECONDS
         first = True
         while True:
-            client = redis.Redis.from_url(self.redis_url)
+            client = redis.Redis.from_url(self.redis_url, **self.redis_options)
             try:
                 async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(self.channel)
-                    self.listening.set()
                     if not first:
                         log.info(
                             "Event subscription restored; asking clients to resync"
@@ -120,7 +131,6 @@ class EventFanout:
                         data = message["data"]
                         self.deliver(data.decode() if isinstance(data, bytes) else data)
             except (RedisError, OSError) as exc:
-                self.listening.clear()
                 first = False
                 log.warning(
                     "Event subscription lost (%s); retrying in %.1fs", exc, delay

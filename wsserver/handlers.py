@@ -1,4 +1,4 @@
-"""The `/ws/api` WebSocket handler: frames in, bridged replies out."""
+"""The `/ws/api` WebSocket handler: one socket, frames in, replies and events out."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import time
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -13,12 +14,12 @@ from django.http.request import split_domain_port, validate_host
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from wsserver.bridge import BadMessage, Connection, parse_message
+from wsserver.bridge import Peer
+from wsserver.protocol import BadMessage, Message, encode, parse_message, reply
 
-log = logging.getLogger("wsserver.bridge")
+log = logging.getLogger(__name__)
 
 PROXY_HEADERS = ("X-Forwarded-For", "X-Forwarded-Proto")
-CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY_VIOLATION = 1008
 
 
@@ -40,14 +41,13 @@ def origin_allowed(origin: str, *, allowed_origins: tuple[str, ...]) -> bool:
 class ApiSocketHandler(WebSocketHandler):
     """One client connection speaking protocol v1 (see README.md)."""
 
-    def initialize(self, *, hub, config):
-        self.hub = hub
-        self.config = config
-        self.in_flight = 0
-        # Running `serve` tasks: asyncio keeps only weak references to tasks.
+    def initialize(self):
+        self.hub = self.application.hub
+        self.config = self.application.config
+        # Requests being answered: the in-flight limit, and what a drain awaits.
+        # (asyncio keeps only weak references to tasks.)
         self.tasks: set[asyncio.Task] = set()
         self.buffered_bytes = 0
-        self.subscriptions: set[str] = set()
 
     async def get(self, *args, **kwargs):
         # Refuse before the upgrade, so a client sees a plain HTTP status.
@@ -75,7 +75,7 @@ class ApiSocketHandler(WebSocketHandler):
         request = self.request
         host = request.host
         server_name, server_port = split_domain_port(host)
-        self.connection = Connection(
+        self.peer = Peer(
             remote_addr=request.remote_ip,
             host=host,
             scheme=request.protocol,
@@ -101,63 +101,70 @@ class ApiSocketHandler(WebSocketHandler):
             self.send(error.reply())
             return
         if self.hub.draining:
-            self.send(
-                parsed.error(
-                    status=503,
-                    detail="Server is shutting down; retry on a new connection.",
-                )
+            detail = "Server is shutting down; retry on a new connection."
+            self.send(reply(status=503, detail=detail, **parsed.echo))
+        elif len(self.tasks) >= self.config.max_in_flight:
+            detail = (
+                f"Too many requests in flight on this connection "
+                f"(at most {self.config.max_in_flight}); wait for replies."
             )
-            return
-        if self.in_flight >= self.config.max_in_flight:
-            self.send(
-                parsed.error(
-                    status=429,
-                    detail=f"Too many requests in flight on this connection "
-                    f"(at most {self.config.max_in_flight}); wait for replies.",
-                )
-            )
-            return
-        self.in_flight += 1
-        task = asyncio.ensure_future(self.serve(parsed))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+            self.send(reply(status=429, detail=detail, **parsed.echo))
+        elif parsed.method == "UNSUBSCRIBE":
+            self.send(self.unsubscribe(parsed))
+        else:
+            task = asyncio.ensure_future(self.serve(parsed))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
 
-    async def serve(self, message) -> None:
-        """Answer one message through the bridge, off the IOLoop thread."""
+    def unsubscribe(self, message: Message) -> dict:
+        if self.hub.fanout.unsubscribe(self, message.url):
+            return reply(status=200, detail="Unsubscribed.", **message.echo)
+        return reply(status=404, detail="Not subscribed to this URL.", **message.echo)
+
+    async def serve(self, message: Message) -> None:
+        """Answer one message through the bridge; SUBSCRIBE is a GET that listens.
+
+        Only a successful GET subscribes, and only after it, so a client that
+        authentication, permissions or throttles refuse never hears an event.
+        """
         started = time.perf_counter()
+        subscribing = message.method == "SUBSCRIBE"
         try:
-            reply = await self.hub.dispatch(self, message)
+            request = replace(message, method="GET") if subscribing else message
+            answer = {**await self.hub.call_bridge(request, self.peer), **message.echo}
         except Exception:
-            log.exception(
-                "Bridge failed: id=%r %s %s", message.id, message.method, message.url
-            )
-            reply = message.error(status=500, detail="Internal server error.")
-        finally:
-            self.in_flight -= 1
+            log.exception("Bridge failed: id=%r %s %s", *message.echo.values())
+            answer = reply(status=500, detail="Internal server error.", **message.echo)
+        # A connection that closed while its GET ran has nothing to hear.
+        if (
+            subscribing
+            and 200 <= answer["status"] < 300
+            and self in self.hub.connections
+        ):
+            self.hub.fanout.subscribe(self, message.url)
         log.info(
             "id=%r %s %s %s %.1fms peer=%s",
             message.id,
             message.method,
             message.url,
-            reply["status"],
+            answer["status"],
             (time.perf_counter() - started) * 1000,
-            self.connection.remote_addr,
+            self.peer.remote_addr,
         )
-        self.send(reply)
+        self.send(answer)
 
     def send(self, frame: dict) -> None:
-        """Send `frame`, dropping a client that lets replies pile up unread."""
-        self.send_text(json.dumps(frame, separators=(",", ":")))
+        self.send_text(encode(frame))
 
     def send_text(self, text: str) -> None:
-        """Send a serialized frame; replies and events share the buffer bound."""
+        """Send a serialized frame; drop a client that lets frames pile up unread."""
         if self.ws_connection is None or self.ws_connection.is_closing():
             return
         size = len(text)
         if self.buffered_bytes + size > self.config.max_buffered_bytes:
             log.warning(
                 "Closing connection from %s: client is not reading (%d bytes queued)",
-                self.connection.remote_addr,
+                self.peer.remote_addr,
                 self.buffered_bytes,
             )
             self.close(CLOSE_POLICY_VIOLATION, "Client is not reading its replies.")

@@ -8,10 +8,9 @@ lets requests in flight reply, then closes each socket with 1001.
 import asyncio
 
 from gunicorn.workers.gtornado import TornadoWorker
-from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop, PeriodicCallback
 
-from wsserver.app import server_options
+from wsserver.app import make_server, shutdown
 
 
 class WebWorker(TornadoWorker):
@@ -21,8 +20,7 @@ class WebWorker(TornadoWorker):
         self.ioloop = IOLoop.current()
         self.alive = True
         self.stopping = False
-        app = self.wsgi
-        self.server = HTTPServer(app, **server_options(app.settings["server_config"]))
+        self.server = make_server(self.wsgi)
         for sock in self.sockets:
             sock.setblocking(False)
             self.server.add_socket(sock)
@@ -37,13 +35,8 @@ class WebWorker(TornadoWorker):
     def check_stop(self):
         if not self.alive and not self.stopping:
             self.stopping = True
-            self.shutdown_task = asyncio.ensure_future(self.shutdown())
+            self.shutdown_task = asyncio.ensure_future(self.stop_after_shutdown())
 
-    async def shutdown(self):
-        app = self.wsgi
-        self.server.stop()
-        await app.settings["hub"].drain(
-            timeout=app.settings["server_config"].drain_seconds
-        )
-        await self.server.close_all_connections()
+    async def stop_after_shutdown(self):
+        await shutdown(self.server, self.wsgi)
         self.ioloop.stop()
