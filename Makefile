@@ -53,7 +53,7 @@ static: staticfiles/staticfiles.json
 # collectstatic never connects to Redis: naming one keeps settings from starting
 # the private Redis just for it (and leaving it running).
 staticfiles/staticfiles.json: $(VENV)/.installed $(shell find static -type f)
-	REDIS_URL=$${REDIS_URL:-redis://collectstatic-needs-no-redis.invalid} \
+	DEBUG=true REDIS_URL=$${REDIS_URL:-redis://collectstatic-needs-no-redis.invalid} \
 		python manage.py collectstatic --noinput --verbosity 0
 
 clean:

@@ -1,8 +1,10 @@
 """
 Settings for the Snippets project, read from the environment (12-factor).
 
-Every setting has a safe default for local use and a row in README.md's settings
-table. Production (`DEBUG` off) refuses to start without a `SECRET_KEY`.
+Every setting has a row in README.md's settings table. `DEBUG` is off unless
+asked for; with it on and only local hosts allowed (`.env` does that for honcho),
+nothing else needs setting. Anything else refuses to start without `SECRET_KEY`,
+`ALLOWED_HOSTS` and `REDIS_URL`, naming the missing one.
 """
 
 import os
@@ -35,25 +37,32 @@ def env_list(name, default):
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-DEBUG = env_bool("DEBUG", True)
+# Off unless asked for: a deploy that forgets it must not show debug pages. Local
+# use asks for it in `.env`, which honcho and foreman read and platforms ignore.
+DEBUG = env_bool("DEBUG", False)
 
-# A fixed development key keeps tokens valid across processes and restarts; a
-# random per-process key would break every JWT issued by a sibling worker.
-DEVELOPMENT_SECRET_KEY = "django-insecure-development-key-never-use-in-production"
-SECRET_KEY = os.environ.get("SECRET_KEY") or (DEVELOPMENT_SECRET_KEY if DEBUG else "")
-if not SECRET_KEY:
-    raise ImproperlyConfigured(
-        "SECRET_KEY is required when DEBUG is off: set the SECRET_KEY environment "
-        "variable to a long random string shared by every process."
-    )
-
-ALLOWED_HOSTS = env_list(
-    "ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
-)
+LOCAL_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", LOCAL_HOSTS if DEBUG else [])
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured(
         "ALLOWED_HOSTS is required when DEBUG is off: set it to the host names the "
         "app is served under, comma-separated (e.g. snippets.example.com)."
+    )
+# Development on this machine: the only case where the published development key
+# and a private Redis are acceptable.
+LOCAL_DEVELOPMENT = DEBUG and all(host in LOCAL_HOSTS for host in ALLOWED_HOSTS)
+
+# A fixed development key keeps tokens valid across processes and restarts; a
+# random per-process key would break every JWT issued by a sibling worker.
+DEVELOPMENT_SECRET_KEY = "django-insecure-development-key-never-use-in-production"
+SECRET_KEY = os.environ.get("SECRET_KEY") or (
+    DEVELOPMENT_SECRET_KEY if LOCAL_DEVELOPMENT else ""
+)
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is required when DEBUG is off or ALLOWED_HOSTS names a host "
+        "other than this machine: set the SECRET_KEY environment variable to a "
+        "long random string shared by every process."
     )
 
 # Heroku-style routers terminate TLS and say so in X-Forwarded-Proto.
@@ -134,11 +143,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # folder is started on first use (see snippets/localredis.py). Production must
 # name the Redis every process shares.
 REDIS_URL = os.environ.get("REDIS_URL") or (
-    localredis.ensure_running(BASE_DIR) if DEBUG else ""
+    localredis.ensure_running(BASE_DIR) if LOCAL_DEVELOPMENT else ""
 )
 if not REDIS_URL:
     raise ImproperlyConfigured(
-        "REDIS_URL is required when DEBUG is off: set it to the Redis that every "
+        "REDIS_URL is required when DEBUG is off or ALLOWED_HOSTS names a host other "
+        "than this machine: set it to the Redis that every "
         "web and clock process shares, e.g. redis://localhost:6379/0."
     )
 # Every key and channel this app writes starts with this prefix, so several

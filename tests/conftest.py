@@ -7,7 +7,10 @@ them mark themselves `django_db(transaction=True)` so that their rows are
 committed and visible to the servers.
 """
 
+import contextlib
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -26,7 +29,14 @@ from snippets import throttling
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 ARTIFACTS_DIR = PROJECT_DIR / ".test-artifacts"
-STARTUP_TIMEOUT_SECONDS = 30
+# Generous: a loaded machine may take long to start a server, and a correct one
+# always starts; a broken one fails at once (it exits) or prints why it waits.
+STARTUP_TIMEOUT_SECONDS = 120
+STOP_TIMEOUT_SECONDS = 60
+# How long a test waits for a reply or an event that must come: long enough for
+# a loaded machine; a test whose event never comes still fails, only later.
+EVENT_TIMEOUT_SECONDS = 30
+PASSWORD = "a-long-unusual-passphrase"
 SERVER_SECRET_KEY = "test-secret-key-shared-by-every-test-process"
 
 
@@ -75,7 +85,7 @@ def database_url():
 
 @dataclass
 class Server:
-    """A running server process."""
+    """A running server process, the leader of its own process group."""
 
     process: subprocess.Popen
     port: int
@@ -93,19 +103,38 @@ class Server:
     def log(self):
         return self.log_path.read_text(errors="replace")
 
-    def stop(self, sig=None):
+    def stop(self, sig=signal.SIGTERM):
+        """Stop the server and every process it started (gunicorn's workers)."""
         if self.process.poll() is None:
-            self.process.terminate() if sig is None else self.process.send_signal(sig)
+            self.process.send_signal(sig)
             try:
-                self.process.wait(timeout=30)
+                self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                pass
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def wait_until_serving(self):
+        """Poll /healthz until it answers 200; any failure to answer means not yet."""
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Server exited:\n{self.log()}")
+            try:
+                response = requests.get(f"{self.url}/healthz", timeout=5)
+                if response.status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"Server did not start in time:\n{self.log()}")
 
 
 def server_env(**overrides):
     env = dict(os.environ)
     env.update(
+        DJANGO_SETTINGS_MODULE="tests.settings",
         DEBUG="0",
         SECRET_KEY=SERVER_SECRET_KEY,
         ALLOWED_HOSTS="127.0.0.1,localhost",
@@ -121,12 +150,9 @@ def server_env(**overrides):
     return env
 
 
-def start_server(tmp_path_factory, *, kind="web", port=None, **env_overrides):
-    """Start a `web` (gunicorn) or `wsserver` process and wait until it serves."""
-    port = port or free_port()
-    env = server_env(PORT=port, **env_overrides)
+def server_command(kind, port):
     if kind == "web":
-        command = [
+        return [
             sys.executable,
             "-m",
             "gunicorn",
@@ -136,37 +162,36 @@ def start_server(tmp_path_factory, *, kind="web", port=None, **env_overrides):
             f"127.0.0.1:{port}",
             "wsserver.app:make_app()",
         ]
-    else:
-        command = [
-            sys.executable,
-            "-m",
-            "wsserver",
-            "--address",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ]
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    return [
+        sys.executable,
+        "-m",
+        "wsserver",
+        "--address",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+
+
+def die_with_parent():
+    """In the child: get SIGTERM when the test process dies, however it dies."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def launch(command, *, env, log_path, port):
+    """Start `command` in a process group of its own, so it can be stopped whole,
+    and bound to this process, so a killed test run leaves no server behind."""
     process = subprocess.Popen(
         command,
         cwd=PROJECT_DIR,
         env=env,
         stdout=log_path.open("w"),
         stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=die_with_parent,
     )
-    server = Server(process=process, port=port, log_path=log_path, env=env)
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"Server exited:\n{server.log()}")
-        try:
-            if requests.get(f"{server.url}/healthz", timeout=1).status_code == 200:
-                return server
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    server.stop()
-    raise RuntimeError(f"Server did not start:\n{server.log()}")
+    return Server(process=process, port=port, log_path=log_path, env=env)
 
 
 def server_token(user):
@@ -184,12 +209,20 @@ def server_token(user):
 
 @pytest.fixture(scope="session")
 def server_factory(django_db_setup, django_db_blocker, tmp_path_factory):
-    """Start servers on the test database; all are stopped at the end."""
+    """Start `web` (gunicorn) or `wsserver` processes on the test database and
+    wait until they serve; every one is stopped at the end, started or not."""
     servers = []
 
-    def start(**kwargs):
-        server = start_server(tmp_path_factory, **kwargs)
+    def start(*, kind="web", port=None, **env_overrides):
+        port = port or free_port()
+        server = launch(
+            server_command(kind, port),
+            env=server_env(PORT=port, **env_overrides),
+            log_path=tmp_path_factory.mktemp("server") / "server.log",
+            port=port,
+        )
         servers.append(server)
+        server.wait_until_serving()
         return server
 
     yield start
@@ -201,3 +234,21 @@ def server_factory(django_db_setup, django_db_blocker, tmp_path_factory):
 def web_server(server_factory):
     """One `web` process (gunicorn + Tornado worker), shared by the session."""
     return server_factory()
+
+
+def sign_up_token(server, username=None):
+    """Sign a new user up on `server` over HTTP; return their access token."""
+    username = username or f"user{uuid.uuid4().hex[:8]}"
+    credentials = {"username": username, "password": PASSWORD}
+    requests.post(f"{server.url}/api/users/", json=credentials).raise_for_status()
+    response = requests.post(f"{server.url}/api/auth/token/", json=credentials)
+    response.raise_for_status()
+    return response.json()["access"]
+
+
+def wait_until(condition, *, timeout=EVENT_TIMEOUT_SECONDS, interval=0.05):
+    """Poll `condition` until it is true; fail if the deadline passes first."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(interval)

@@ -8,7 +8,7 @@ import pytest
 import requests
 from playwright.sync_api import expect, sync_playwright
 
-from tests.conftest import ARTIFACTS_DIR
+from tests.conftest import ARTIFACTS_DIR, PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -171,12 +171,12 @@ def test_sign_up_sign_in_create_shown_as_yours_then_delete(web_server, open_page
     page = open_page(web_server)
     username = f"user{uuid.uuid4().hex[:8]}"
     page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("a-long-unusual-passphrase")
+    page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign up").click()
     expect(page.locator("#signed-in")).to_contain_text(username)
     page.get_by_role("button", name="Sign out").click()
     page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("a-long-unusual-passphrase")
+    page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#signed-in")).to_contain_text(username)
     title = f"mine {uuid.uuid4().hex[:6]}"

@@ -12,11 +12,10 @@ from django.contrib.auth.models import User
 from websockets.sync.client import connect
 
 from snippets.models import Snippet
-from tests.conftest import server_token
+from tests.conftest import PASSWORD, server_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PASSWORD = "a-long-unusual-passphrase"
 # Headers that views and middleware decide; both transports must agree on them.
 COMPARED_HEADERS = [
     "Content-Type",

@@ -1,19 +1,12 @@
 """The erase job: old snippets and all but the newest SNIPPETS_MAX are erased."""
 
-import json
-import subprocess
-import sys
-import time
-import uuid
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
-from websockets.sync.client import connect
 
 from snippets.models import Snippet
-from tests.conftest import PROJECT_DIR, server_env
 
 
 def make_snippets(count, *, age=timedelta(0)):
@@ -76,42 +69,3 @@ def test_erase_skips_while_another_process_holds_the_lock(settings):
     finally:
         lock.release()
     assert Snippet.objects.count() == 1
-
-
-@pytest.mark.django_db(transaction=True)
-def test_two_clock_processes_erase_each_snippet_exactly_once(server_factory):
-    """Two clocks on one schedule: every expired snippet is deleted once."""
-    prefix = f"test:clock:{uuid.uuid4().hex}"
-    server = server_factory(REDIS_KEY_PREFIX=prefix)
-    doomed = make_snippets(20, age=timedelta(hours=1))
-    env = server_env(
-        REDIS_KEY_PREFIX=prefix, ERASE_INTERVAL_SECONDS=1, SNIPPET_TTL_SECONDS=600
-    )
-    deleted = []
-    with connect(server.ws_url) as ws:
-        ws.send(json.dumps({"method": "SUBSCRIBE", "url": "/api/snippets/"}))
-        assert json.loads(ws.recv(timeout=10))["status"] == 200
-        clocks = [
-            subprocess.Popen(
-                [sys.executable, "manage.py", "clock"],
-                cwd=PROJECT_DIR,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            for _ in range(2)
-        ]
-        try:
-            deadline = time.monotonic() + 20
-            while len(deleted) < len(doomed) and time.monotonic() < deadline:
-                deleted.append(json.loads(ws.recv(timeout=10))["data"]["id"])
-            # Let both clocks run a few more times: nothing is announced twice.
-            time.sleep(2.5)
-            with pytest.raises(TimeoutError):
-                deleted.append(json.loads(ws.recv(timeout=0.5))["data"]["id"])
-        finally:
-            for clock in clocks:
-                clock.terminate()
-                clock.wait(timeout=10)
-    assert sorted(deleted) == sorted(s.pk for s in doomed)
-    assert not Snippet.objects.exists()

@@ -19,6 +19,7 @@ from websockets.sync.client import connect
 
 from snippets import localredis
 from snippets.models import Snippet
+from tests.conftest import sign_up_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -96,7 +97,7 @@ def test_websocket_update_on_another_process_is_heard_once(
         # Anonymous snippets are staff-only: the PATCH is refused, nothing is sent.
         assert receive(w)["status"] == 401
         assert_quiet(ws)
-        user_token = signed_up_token(writer_server)
+        user_token = sign_up_token(writer_server)
         owned = post_snippet(w, user_token)
         assert receive(ws)["event"] == "created"
         w.send(
@@ -115,19 +116,6 @@ def test_websocket_update_on_another_process_is_heard_once(
     assert event["event"] == "updated"
     assert event["url"] == owned["url"]
     assert event["data"]["title"] == "after"
-
-
-def signed_up_token(server):
-    username = f"user{uuid.uuid4().hex[:8]}"
-    password = "a-long-unusual-passphrase"
-    requests.post(
-        f"{server.url}/api/users/", json={"username": username, "password": password}
-    ).raise_for_status()
-    response = requests.post(
-        f"{server.url}/api/auth/token/",
-        json={"username": username, "password": password},
-    )
-    return response.json()["access"]
 
 
 def post_snippet(ws, token):

@@ -18,7 +18,7 @@ TIMEOUT = 15
 @pytest.mark.parametrize("kind", ["web", "wsserver"])
 def test_sigterm_answers_requests_in_flight_then_closes_with_1001(server_factory, kind):
     """A deploy never drops a reply: in-flight requests finish, then 1001."""
-    server = server_factory(kind=kind, DJANGO_SETTINGS_MODULE="tests.slow_settings")
+    server = server_factory(kind=kind)
     key = uuid.uuid4().hex
     with connect(server.ws_url) as ws:
         ws.send(json.dumps({"id": "in-flight", "url": f"/test/wait/{key}/"}))

@@ -64,7 +64,6 @@ def test_trusted_proxy_forwarded_for_identifies_clients(anon_rate, monkeypatch):
 
 def test_signed_in_users_have_their_own_bucket(monkeypatch, settings):
     """Users are limited by USER_THROTTLE_RATE, per user, not per address."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     monkeypatch.setattr(
         throttling.UserRateThrottle, "THROTTLE_RATES", {"user": "1/min"}
     )

@@ -5,13 +5,9 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from snippets.models import Snippet
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fast_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def sign_up(username, password):
@@ -22,13 +18,11 @@ def sign_up(username, password):
 
 def test_sign_up_creates_a_user_without_echoing_the_password():
     """POST /api/users/ is 201 and never returns the password."""
-    response = sign_up("alice", "a-long-unusual-passphrase")
+    response = sign_up("alice", PASSWORD)
     assert response.status_code == 201
     assert response.json()["username"] == "alice"
     assert "password" not in response.json()
-    assert User.objects.get(username="alice").check_password(
-        "a-long-unusual-passphrase"
-    )
+    assert User.objects.get(username="alice").check_password(PASSWORD)
 
 
 @pytest.mark.parametrize(
@@ -50,7 +44,7 @@ def test_weak_password_is_400_naming_the_problem(password, message):
 def test_duplicate_username_is_400():
     """A taken username is refused under `username`."""
     User.objects.create_user("alice", password="pw")
-    response = sign_up("alice", "a-long-unusual-passphrase")
+    response = sign_up("alice", PASSWORD)
     assert response.status_code == 400
     assert "username" in response.json()
 

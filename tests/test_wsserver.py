@@ -10,6 +10,7 @@ import requests
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
+from tests.conftest import PASSWORD, sign_up_token
 from tests.slow_urls import release
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,7 +22,6 @@ TIMEOUT = 10
 def slow_server(server_factory):
     """A web process that also serves `/test/wait/<key>/`, with tight limits."""
     return server_factory(
-        DJANGO_SETTINGS_MODULE="tests.slow_settings",
         WS_MAX_IN_FLIGHT=3,
         WS_HANDSHAKE_TIMEOUT_SECONDS=1,
     )
@@ -32,21 +32,9 @@ def ask(ws, **message):
     return json.loads(ws.recv(timeout=TIMEOUT))
 
 
-def token_for(server, username):
-    password = "a-long-unusual-passphrase"
-    requests.post(
-        f"{server.url}/api/users/", json={"username": username, "password": password}
-    )
-    response = requests.post(
-        f"{server.url}/api/auth/token/",
-        json={"username": username, "password": password},
-    )
-    return response.json()["access"]
-
-
 def test_seed_format_works_unchanged(web_server):
     """No id, a lowercase method and a `token`, as the 2014 seed sent them."""
-    token = token_for(web_server, "seed")
+    token = sign_up_token(web_server, "seed")
     with connect(web_server.ws_url) as ws:
         reply = ask(
             ws,
@@ -231,7 +219,7 @@ def test_http_and_websocket_share_one_throttle_bucket(server_factory):
 
 def test_handshake_cookies_are_not_credentials(web_server):
     """A session cookie on the handshake does not sign the socket in."""
-    token = token_for(web_server, "cookie-owner")
+    token = sign_up_token(web_server, "cookie-owner")
     with connect(web_server.ws_url) as ws:
         owned = ask(
             ws,
@@ -246,7 +234,7 @@ def test_handshake_cookies_are_not_credentials(web_server):
         f"{web_server.url}/api-auth/login/",
         data={
             "username": "cookie-owner",
-            "password": "a-long-unusual-passphrase",
+            "password": PASSWORD,
             "csrfmiddlewaretoken": login.cookies["csrftoken"],
         },
         # The test server runs without DEBUG, so its cookies are marked Secure
@@ -294,7 +282,7 @@ def test_client_that_never_reads_replies_is_disconnected(server_factory):
 
 def test_each_bridged_request_is_logged_once_without_the_token(web_server):
     """One log line per request: id, method, url, status, ms, peer; no token."""
-    token = token_for(web_server, "logged")
+    token = sign_up_token(web_server, "logged")
     marker = uuid.uuid4().hex
     with connect(web_server.ws_url) as ws:
         ask(ws, id=marker, url="/api/snippets/", token=token)

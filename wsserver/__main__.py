@@ -15,7 +15,11 @@ def parse_args(argv=None):
         description="Serve /ws/api (and every other path) on one port.",
     )
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
-    parser.add_argument("--address", default="0.0.0.0")
+    parser.add_argument(
+        "--address",
+        default="",
+        help="interface to listen on (default: every one, IPv4 and IPv6)",
+    )
     parser.add_argument(
         "--threads", type=int, help="Django thread pool size (WS_THREADS)"
     )
@@ -29,7 +33,8 @@ async def main(argv=None):
     app = make_app(**({"threads": args.threads} if args.threads else {}))
     server = make_server(app)
     server.listen(args.port, args.address)
-    log.info("Serving on http://%s:%d (WebSocket at /ws/api)", args.address, args.port)
+    where = args.address or "every interface"
+    log.info("Serving on %s, port %d (WebSocket at /ws/api)", where, args.port)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -5,8 +5,26 @@ plain `gunicorn snippets.wsgi` too.
 """
 
 import os
+import socket
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
+
+def dual_stack_available():
+    """Return `True` if one socket on `[::]` takes IPv4 and IPv6 connections."""
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            v6only = sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY)
+            sock.bind(("::", 0))
+    except OSError:
+        return False
+    return not v6only
+
+
+# `[::]` where the platform has IPv6 (it accepts IPv4 too), as gunicorn's docs and
+# Heroku's starter do; plain IPv4 where it has not.
+port = os.environ.get("PORT", "5000")
+bind = f"[::]:{port}" if dual_stack_available() else f"0.0.0.0:{port}"
 workers = int(os.environ.get("WEB_CONCURRENCY", 2))
 worker_class = "wsserver.worker.WebWorker"
 # Longer than the WebSocket drain (WS_DRAIN_SECONDS), so workers close cleanly.

@@ -2,6 +2,9 @@
 // subscriptions. Protocol v1: see README.md. No dependencies, no build step.
 
 const DEFAULT_TIMEOUT_MS = 10000;
+// Methods whose `data` becomes the query string rather than a JSON body.
+// wsserver/protocol.py keeps the same list (QUERY_METHODS): change both together.
+export const QUERY_METHODS = ["GET", "HEAD", "DELETE", "SUBSCRIBE", "UNSUBSCRIBE"];
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 15000;
 
@@ -12,13 +15,36 @@ export function websocketUrl(configured, location = window.location) {
   return `${scheme}//${location.host}/ws/api`;
 }
 
+/** A body `data` carries parsed (wsserver/bridge.py: is_json, the same rule). */
+export function isJson(contentType) {
+  const mediaType = (contentType || "").split(";")[0].trim().toLowerCase();
+  return mediaType === "application/json" || mediaType.endsWith("+json");
+}
+
+/** Header names in lower case, as fetch() gives them: one shape for both transports. */
+function lowerCaseHeaders(headers) {
+  return Object.fromEntries(
+    Object.entries(headers || {}).map(([name, value]) => [name.toLowerCase(), value])
+  );
+}
+
+/** The path a subscription listens under, always ending in `/` (wsserver/events.py). */
+function subscriptionPath(url) {
+  const path = url.split("?")[0];
+  return path.endsWith("/") ? path : `${path}/`;
+}
+
+/** Does a subscription to `subscribed` hear an event on `eventUrl`? At or below it. */
+export function hears(subscribed, eventUrl) {
+  return subscriptionPath(eventUrl).startsWith(subscriptionPath(subscribed));
+}
+
 /** Parse a fetch() Response into the reply shape `{status, headers, data}`. */
 async function replyFromFetch(response) {
   const headers = Object.fromEntries(response.headers.entries());
   const text = await response.text();
-  const type = response.headers.get("Content-Type") || "";
   let data;
-  if (text) data = type.includes("json") ? JSON.parse(text) : text;
+  if (text) data = isJson(headers["content-type"]) ? JSON.parse(text) : text;
   return { status: response.status, headers, data };
 }
 
@@ -41,12 +67,20 @@ export class SnippetsClient {
    * @param {number} [options.timeoutMs] per-request timeout
    * @param {(transport: "WebSocket"|"HTTP") => void} [options.onTransport]
    * @param {(entry: object) => void} [options.onLog] each request and reply, timed
+   * @param {(problem: string) => void} [options.onProblem] what went wrong, for the log
    */
-  constructor({ websocketUrl: url = "", timeoutMs = DEFAULT_TIMEOUT_MS, onTransport, onLog } = {}) {
+  constructor({
+    websocketUrl: url = "",
+    timeoutMs = DEFAULT_TIMEOUT_MS,
+    onTransport,
+    onLog,
+    onProblem,
+  } = {}) {
     this.url = websocketUrl(url);
     this.timeoutMs = timeoutMs;
     this.onTransport = onTransport || (() => {});
     this.onLog = onLog || (() => {});
+    this.onProblem = onProblem || ((problem) => console.warn(problem));
     this.token = null;
     this.socket = null;
     this.nextId = 1;
@@ -115,6 +149,7 @@ export class SnippetsClient {
     try {
       frame = JSON.parse(text);
     } catch (error) {
+      this.onProblem(`Ignored a frame that is not JSON: ${error.message}`);
       return;
     }
     if (frame.event !== undefined) {
@@ -125,7 +160,8 @@ export class SnippetsClient {
     if (!waiting) return;
     clearTimeout(waiting.timer);
     this.pending.delete(frame.id);
-    waiting.resolve({ status: frame.status, headers: frame.headers || {}, data: frame.data });
+    const headers = lowerCaseHeaders(frame.headers);
+    waiting.resolve({ status: frame.status, headers, data: frame.data });
   }
 
   deliverEvent(frame) {
@@ -134,8 +170,7 @@ export class SnippetsClient {
       return;
     }
     for (const [url, subscription] of this.subscriptions) {
-      const path = url.split("?")[0];
-      if (frame.url.startsWith(path)) subscription.onEvent(frame);
+      if (hears(url, frame.url)) subscription.onEvent(frame);
     }
   }
 
@@ -170,7 +205,7 @@ export class SnippetsClient {
   async overHttp({ method, url, data }) {
     const headers = {};
     if (this.token) headers.Authorization = `JWT ${this.token}`;
-    const query = ["GET", "HEAD", "DELETE", "SUBSCRIBE"].includes(method);
+    const query = QUERY_METHODS.includes(method);
     const options = { method: method === "SUBSCRIBE" ? "GET" : method, headers };
     if (!query && data !== undefined) {
       headers["Content-Type"] = "application/json";

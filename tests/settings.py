@@ -1,0 +1,14 @@
+"""Settings for the test suite and its server processes: the app's, plus two
+things only tests want."""
+
+import os
+
+# Local development for this process (its servers get production-like settings).
+os.environ.setdefault("DEBUG", "true")
+
+from snippets.settings import *  # noqa: F403
+
+# Sign-ups and sign-ins in tests need no key stretching.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# `/test/wait/<key>/`, a view that blocks until the test releases it.
+ROOT_URLCONF = "tests.slow_urls"
