@@ -1,5 +1,6 @@
 """The demo page in a real browser (Debian's Chromium driven by Playwright)."""
 
+import json
 import os
 import uuid
 from pathlib import Path
@@ -203,3 +204,68 @@ def test_rate_limited_request_says_when_to_retry(server_factory, open_page):
         create(page, f"spam {number}")
     expect(page.get_by_role("alert")).to_contain_text("Too many requests")
     expect(page.get_by_role("alert")).to_contain_text("retry in")
+
+
+CLIENT_RULES = """async () => {
+  const client = await import("/static/js/client.js");
+  const pairs = %s;
+  return {
+    hears: pairs.map(([subscribed, url]) => client.hears(subscribed, url)),
+    isJson: %s.map(client.isJson),
+    queryMethods: client.QUERY_METHODS,
+  };
+}"""
+EVENT_URL_CASES = [
+    ("/api/snippets/", "/api/snippets/12/"),
+    ("/api/snippets/1", "/api/snippets/12/"),
+    ("/api/snippets/12", "/api/snippets/12/"),
+    ("/api/snippets/12/?page=2", "/api/snippets/12/"),
+    ("/api/users/", "/api/snippets/12/"),
+    ("/", "/api/snippets/12/"),
+]
+CONTENT_TYPES = [
+    "application/json",
+    "application/problem+json; charset=utf-8",
+    "Application/JSON",
+    "text/html; charset=utf-8",
+    "",
+]
+
+
+def test_browser_client_follows_the_servers_rules(web_server, open_page):
+    """Event URL matching, the JSON body rule and the query methods are the same
+    in static/js/client.js as in wsserver/."""
+    from wsserver.bridge import is_json
+    from wsserver.events import ancestor_paths, subscription_path
+    from wsserver.protocol import QUERY_METHODS
+
+    page = open_page(web_server)
+    rules = page.evaluate(
+        CLIENT_RULES % (json.dumps(EVENT_URL_CASES), json.dumps(CONTENT_TYPES))
+    )
+    assert rules["hears"] == [
+        subscription_path(subscribed) in ancestor_paths(url)
+        for subscribed, url in EVENT_URL_CASES
+    ]
+    assert rules["isJson"] == [is_json(content_type) for content_type in CONTENT_TYPES]
+    assert set(rules["queryMethods"]) == QUERY_METHODS
+
+
+SAME_HEADERS = """async () => {
+  const { SnippetsClient } = await import("/static/js/client.js");
+  const client = new SnippetsClient({});
+  while (!client.open) await new Promise((resolve) => setTimeout(resolve, 50));
+  const overSocket = await client.request({ url: "/api/" });
+  const overHttp = await client.overHttp({ method: "GET", url: "/api/" });
+  return [Object.keys(overSocket.headers).sort(), Object.keys(overHttp.headers).sort()];
+}"""
+
+
+def test_replies_have_the_same_header_names_over_both_transports(web_server, open_page):
+    """The browser client gives header names in lower case whichever transport
+    carried the reply, as fetch() does."""
+    page = open_page(web_server)
+    over_socket, over_http = page.evaluate(SAME_HEADERS)
+    assert "content-type" in over_socket
+    assert all(name == name.lower() for name in over_socket)
+    assert set(over_socket) <= set(over_http)

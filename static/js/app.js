@@ -10,12 +10,14 @@ const client = new SnippetsClient({
   websocketUrl: document.body.dataset.websocketUrl,
   onTransport: showTransport,
   onLog: logRequest,
+  onProblem: logProblem,
 });
 const state = {
   username: null,
   refresh: null,
   editing: null, // the snippet being edited, or null
   snippets: new Map(), // url -> snippet, newest first
+  listProblem: null, // why the list may be stale, or null
 };
 
 function showTransport(transport) {
@@ -30,6 +32,13 @@ function logRequest({ method, url, status, ms, transport }) {
   entry.classList.toggle("failed", status >= 400);
   $("log").prepend(entry);
   while ($("log").children.length > LOG_LIMIT) $("log").lastElementChild.remove();
+}
+
+function logProblem(text) {
+  const entry = document.createElement("li");
+  entry.textContent = text;
+  entry.classList.add("failed");
+  $("log").prepend(entry);
 }
 
 function showAlert(text) {
@@ -50,7 +59,7 @@ async function api(request) {
     reply = await client.request(request);
   }
   if (reply.status === 429) {
-    const wait = reply.headers["Retry-After"] || reply.headers["retry-after"] || "a few";
+    const wait = reply.headers["retry-after"] || "a few";
     showAlert(`Too many requests: please retry in ${wait} seconds.`);
   } else if (reply.status >= 500) {
     showAlert(reply.data?.detail || `The server answered ${reply.status}.`);
@@ -135,47 +144,51 @@ async function onAccountSubmit(event) {
 function renderList() {
   const list = $("snippets");
   list.replaceChildren(...[...state.snippets.values()].map(renderSnippet));
-  $("empty").hidden = state.snippets.size > 0;
+  $("empty").hidden = state.snippets.size > 0 || Boolean(state.listProblem);
 }
 
+/** One list row from the `#snippet-row` template; text only via textContent. */
 function renderSnippet(snippet) {
-  const item = document.createElement("li");
+  const item = $("snippet-row").content.firstElementChild.cloneNode(true);
+  const mine = Boolean(state.username) && snippet.owner === state.username;
   item.dataset.url = snippet.url;
-  const title = document.createElement("button");
-  title.type = "button";
-  title.className = "snippet-title";
+  item.classList.toggle("mine", mine);
+  const title = item.querySelector('[data-field="title"]');
   title.textContent = snippet.title;
   title.addEventListener("click", () => preview(snippet));
-  const meta = document.createElement("span");
-  meta.className = "meta";
-  meta.textContent = `${snippet.language} · ${snippet.owner ?? "anonymous"}`;
-  item.append(title, meta);
-  if (state.username && snippet.owner === state.username) {
-    item.classList.add("mine");
-    const badge = document.createElement("span");
-    badge.className = "badge";
-    badge.textContent = "yours";
-    const edit = document.createElement("button");
-    edit.type = "button";
-    edit.className = "secondary";
-    edit.textContent = "Edit";
-    edit.setAttribute("aria-label", `Edit ${snippet.title}`);
-    edit.addEventListener("click", () => startEditing(snippet));
-    const remove = document.createElement("button");
-    remove.type = "button";
-    remove.className = "danger";
-    remove.textContent = "Delete";
-    remove.setAttribute("aria-label", `Delete ${snippet.title}`);
-    remove.addEventListener("click", () => deleteSnippet(snippet));
-    item.append(badge, edit, remove);
+  item.querySelector('[data-field="meta"]').textContent =
+    `${snippet.language} · ${snippet.owner ?? "anonymous"}`;
+  for (const ownerOnly of item.querySelectorAll("[data-owner-only]")) {
+    if (!mine) ownerOnly.remove();
   }
+  const edit = item.querySelector('[data-action="edit"]');
+  edit?.setAttribute("aria-label", `Edit ${snippet.title}`);
+  edit?.addEventListener("click", () => startEditing(snippet));
+  const remove = item.querySelector('[data-action="delete"]');
+  remove?.setAttribute("aria-label", `Delete ${snippet.title}`);
+  remove?.addEventListener("click", () => deleteSnippet(snippet));
   return item;
 }
 
 function applySnapshot(reply) {
-  if (reply.status !== 200) return;
+  if (reply.status !== 200) {
+    // Keep what is shown, and say why it may be stale.
+    state.listProblem = `The list could not be loaded (${reply.status}): ${
+      reply.data?.detail || "try reloading the page"
+    }`;
+    showListProblem();
+    renderList();
+    return;
+  }
+  state.listProblem = null;
+  showListProblem();
   state.snippets = new Map(reply.data.results.map((snippet) => [snippet.url, snippet]));
   renderList();
+}
+
+function showListProblem() {
+  $("list-problem").textContent = state.listProblem || "";
+  $("list-problem").hidden = !state.listProblem;
 }
 
 function applyEvent({ event, url, data }) {
@@ -252,7 +265,10 @@ async function deleteSnippet(snippet) {
 async function loadChoices() {
   const reply = await api({ method: "OPTIONS", url: "/api/snippets/" });
   const post = reply.data?.actions?.POST;
-  if (!post) return;
+  if (!post) {
+    showAlert(`Languages and styles could not be loaded (${reply.status}); defaults apply.`);
+    return;
+  }
   for (const field of ["language", "style"]) {
     const select = $(field);
     // The server's default stays the default, also after the form is reset.
@@ -290,4 +306,4 @@ $("cancel-edit").addEventListener("click", stopEditing);
 showEraseNotice();
 restoreSession();
 client.subscribe("/api/snippets/", { onSnapshot: applySnapshot, onEvent: applyEvent });
-loadChoices();
+loadChoices().catch((error) => showAlert(`Loading choices failed: ${error.message}`));

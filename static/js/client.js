@@ -239,7 +239,13 @@ export class SnippetsClient {
   async resubscribe(url) {
     const subscription = this.subscriptions.get(url);
     if (!subscription) return;
-    const reply = await this.request({ method: this.open ? "SUBSCRIBE" : "GET", url });
+    let reply;
+    try {
+      reply = await this.request({ method: this.open ? "SUBSCRIBE" : "GET", url });
+    } catch (error) {
+      // A snapshot that never came is a failed one: the page says so.
+      reply = { status: 0, headers: {}, data: { detail: error.message } };
+    }
     subscription.onSnapshot(reply);
   }
 
