@@ -19,6 +19,7 @@ import time
 
 from bench import fanout
 from bench.clients import open_websocket, run_http, run_websocket
+from bench.fanout import percentile
 from bench.servers import (
     PROJECT_DIR,
     RESULTS_DIR,
@@ -32,11 +33,6 @@ OPERATIONS = {
     "retrieve": ("GET", "/api/snippets/1/", None),
     "create": ("POST", "/api/snippets/", {"title": "bench", "code": "print(1)\n" * 5}),
 }
-
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
 
 
 def measure(runner, port, connections, seconds, operation):

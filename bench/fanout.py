@@ -15,6 +15,7 @@ DRAIN_SECONDS = 5
 
 
 def percentile(values, fraction):
+    """The `fraction` quantile of `values` (seconds), in milliseconds."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
 

@@ -2,7 +2,6 @@
 
 import json
 import socket
-import time
 import uuid
 
 import pytest
@@ -90,42 +89,6 @@ def test_slow_request_does_not_hold_back_later_replies_on_its_connection(
         assert json.loads(ws.recv(timeout=TIMEOUT))["id"] == 1
 
 
-BAD_FRAMES = [
-    ("{nope", None),
-    ("[]", None),
-    (json.dumps({"id": 5}), 5),
-    (json.dumps({"id": 6, "url": "https://evil.example/"}), 6),
-    (json.dumps({"id": 7, "url": "/api/", "method": "TEAPOT"}), 7),
-    (json.dumps({"id": [], "url": "/api/"}), None),
-    (json.dumps({"id": 8, "url": "/api/\n"}), 8),
-    (json.dumps({"id": 9, "url": "/api/", "headers": {"Host": "evil"}}), 9),
-    ("[" * 20_000 + "]" * 20_000, None),
-]
-
-
-@pytest.mark.parametrize("text, echoed_id", BAD_FRAMES)
-def test_bad_frame_gets_400_and_the_connection_stays_open(web_server, text, echoed_id):
-    """A malformed frame gets a 400 reply with a detail; the socket keeps serving."""
-    with connect(web_server.ws_url) as ws:
-        ws.send(text)
-        reply = json.loads(ws.recv(timeout=TIMEOUT))
-        assert ask(ws, id="after", url="/api/")["status"] == 200
-    assert reply["status"] == 400
-    assert reply["id"] == echoed_id
-    assert reply["data"]["detail"]
-    assert reply["headers"] == {"Content-Type": "application/json"}
-
-
-def test_binary_frame_gets_400(web_server):
-    """A binary frame is answered 400, asking for JSON text frames."""
-    with connect(web_server.ws_url) as ws:
-        ws.send(b'{"url": "/api/"}')
-        reply = json.loads(ws.recv(timeout=TIMEOUT))
-        assert ask(ws, url="/api/")["status"] == 200
-    assert reply["status"] == 400
-    assert "Binary frames" in reply["data"]["detail"]
-
-
 def test_json_nested_too_deep_in_data_is_400_from_django(web_server):
     """`data` deeper than JSON_MAX_DEPTH is refused by the same parser as HTTP."""
     deep = {"title": "t", "code": "1", "x": []}
@@ -154,13 +117,6 @@ def test_oversized_frame_closes_with_1009(web_server):
     assert ws.close_code == 1009
 
 
-def test_foreign_origin_is_403_at_the_handshake(web_server):
-    """A page from another site may not open a socket."""
-    with pytest.raises(InvalidStatus) as refused:
-        connect(web_server.ws_url, origin="https://evil.example")
-    assert refused.value.response.status_code == 403
-
-
 @pytest.mark.parametrize("origin", ["http://localhost:5000", "http://127.0.0.1"])
 def test_origin_in_allowed_hosts_is_accepted(web_server, origin):
     """Pages served from a host in ALLOWED_HOSTS may connect."""
@@ -173,23 +129,6 @@ def test_listed_origin_is_accepted(server_factory):
     server = server_factory(WS_ALLOWED_ORIGINS="https://demo.example")
     with connect(server.ws_url, origin="https://demo.example") as ws:
         assert ask(ws, url="/api/")["status"] == 200
-
-
-def test_requests_over_the_in_flight_limit_get_429(slow_server):
-    """Past WS_MAX_IN_FLIGHT waiting requests, a connection gets 429 frames."""
-    keys = [uuid.uuid4().hex for _ in range(3)]
-    with connect(slow_server.ws_url) as ws:
-        for key in keys:
-            ws.send(json.dumps({"id": key, "url": f"/test/wait/{key}/"}))
-        refused = ask(ws, id="one-too-many", url="/api/")
-        for key in keys:
-            release(key)
-        answered = {json.loads(ws.recv(timeout=TIMEOUT))["id"] for _ in keys}
-        assert ask(ws, id="later", url="/api/")["status"] == 200
-    assert refused["status"] == 429
-    assert refused["id"] == "one-too-many"
-    assert "in flight" in refused["data"]["detail"]
-    assert answered == set(keys)
 
 
 def test_connections_over_the_limit_get_503(server_factory):
@@ -255,29 +194,6 @@ def test_trickled_handshake_is_dropped(slow_server):
         sock.sendall(b"GET /ws/api HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         sock.settimeout(TIMEOUT)
         assert sock.recv(1024) == b""  # closed by the server
-
-
-def test_client_that_never_reads_replies_is_disconnected(server_factory):
-    """Replies piling up unread past WS_MAX_BUFFERED_BYTES close the connection."""
-    server = server_factory(WS_MAX_BUFFERED_BYTES=32 * 1024, WS_MAX_IN_FLIGHT=1000)
-    requests.post(
-        f"{server.url}/api/snippets/",
-        json={"title": "big", "code": "x" * 90_000, "language": "text"},
-    )
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", server.port))
-    with connect(server.ws_url, sock=sock, max_size=None, max_queue=1) as ws:
-        for number in range(300):
-            ws.send(json.dumps({"id": number, "url": "/api/snippets/"}))
-        deadline = time.monotonic() + TIMEOUT * 3
-        while "not reading" not in server.log():
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
-        with pytest.raises(ConnectionClosed):
-            while True:
-                ws.recv(timeout=TIMEOUT)
-    assert ws.close_code == 1008
 
 
 def test_each_bridged_request_is_logged_once_without_the_token(web_server):
