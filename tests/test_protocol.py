@@ -39,7 +39,7 @@ def test_method_defaults_to_get():
         (frame(id=1, url=7), "'url' is required"),
         (frame(id=1, url="api/snippets/"), "starting with '/'"),
         (frame(id=1, url="http://evil.example/api/"), "starting with '/'"),
-        (frame(id=1, url="//evil.example/api/"), "without scheme or host"),
+        (frame(id=1, url="//evil.example/api/"), "no scheme or host"),
         (frame(id=1, url="/api/\r\nX-Injected: 1"), "control characters"),
         (frame(id=1, url="/api/\x00"), "control characters"),
         (frame(id=1, url="/api/ snippets/"), "spaces"),

@@ -2,42 +2,28 @@
 Protocol v1 on the wire: what a request frame may hold, and the one reply envelope.
 
 A frame is JSON text; `parse_message` turns it into a `Message` or raises
-`BadMessage`, which the server answers with `reply()` like any other reply.
-Plain Python: no Tornado, no Django.
+`BadMessage`, answered with `reply()` like any other reply. No Tornado, no Django.
 """
 
-from __future__ import annotations
-
 import json
-import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-METHODS = (*HTTP_METHODS, "SUBSCRIBE", "UNSUBSCRIBE")
+from wsserver.strict_json import strict_json_loads
+
+METHODS = "GET POST PUT PATCH DELETE HEAD OPTIONS SUBSCRIBE UNSUBSCRIBE".split()
 # Methods whose `data` becomes the query string rather than a JSON body.
 # static/js/client.js keeps the same list (QUERY_METHODS): change both together.
 QUERY_METHODS = frozenset({"GET", "HEAD", "DELETE", "SUBSCRIBE", "UNSUBSCRIBE"})
 MAX_ID_LENGTH = 128
 # The connection decides these, never the frame: identity, host and transport.
-# Compared as WSGI sees them (`X_Forwarded_For` and `X-Forwarded-For` are one).
+# Compared as WSGI sees them: `X_Forwarded_For` and `X-Forwarded-For` are one.
 RESERVED_HEADERS = frozenset(
-    {
-        "HOST",
-        "COOKIE",
-        "CONTENT_LENGTH",
-        "CONTENT_TYPE",
-        "X_FORWARDED_FOR",
-        "X_FORWARDED_PROTO",
-        "X_FORWARDED_HOST",
-        "X_FORWARDED_PORT",
-        "X_REAL_IP",
-        "FORWARDED",
-    }
+    "HOST COOKIE CONTENT_LENGTH CONTENT_TYPE FORWARDED X_REAL_IP X_FORWARDED_FOR "
+    "X_FORWARDED_PROTO X_FORWARDED_HOST X_FORWARDED_PORT".split()
 )
-HEADER_NAME_CHARS = frozenset(
-    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-)
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
 JSON_HEADERS: Mapping[str, str] = {"Content-Type": "application/json"}
 _NO_DATA = object()
 
@@ -45,7 +31,7 @@ _NO_DATA = object()
 def reply(
     *,
     status: int,
-    id: str | int | float | None = None,
+    id: str | float | None = None,
     method: str | None = None,
     url: str | None = None,
     headers: Mapping[str, str] = JSON_HEADERS,
@@ -54,9 +40,8 @@ def reply(
 ) -> dict:
     """The reply envelope, for the application's answers and the server's alike.
 
-    `detail` is shorthand for `data={"detail": detail}`, the shape of every error
-    the application never saw. `method` and `url` are echoed when known.
-    """
+    `detail` is short for `data={"detail": detail}`, the shape of every error the
+    application never saw; `method` and `url` are echoed when known."""
     envelope = {"id": id, "status": status}
     if method is not None:
         envelope["method"] = method
@@ -76,12 +61,13 @@ def encode(frame: dict) -> str:
 
 
 class BadMessage(Exception):
-    """A frame that is not a valid request; answered with its `status` and detail."""
+    """A frame that is not a valid request: a 400 with a detail, echoing what it can."""
 
-    def __init__(self, detail: str, *, status: int = 400, echo: Mapping = {}):
+    status = 400
+
+    def __init__(self, detail: str, *, echo: Mapping = {}):
         super().__init__(detail)
         self.detail = detail
-        self.status = status
         self.echo = dict(echo)
 
     def reply(self) -> dict:
@@ -98,7 +84,7 @@ class Message:
 
     url: str
     method: str = "GET"
-    id: str | int | float | None = None
+    id: str | float | None = None
     data: object = None
     token: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -113,22 +99,23 @@ def parse_message(text: str | bytes) -> Message:
     """Validate one frame against protocol v1; raise `BadMessage` if it is not."""
     if isinstance(text, bytes):
         raise BadMessage("Binary frames are not supported; send JSON text frames.")
-    frame = _load(text)
-    echo = _echo(frame)
+    frame = _load_object(text)
+    method, url, message_id = (frame.get(k) for k in ("method", "url", "id"))
+    method = "GET" if method is None else method
+    echo = {
+        "id": message_id if _valid_id(message_id) else None,
+        "method": method.upper() if _valid_method(method) else None,
+        "url": url if isinstance(url, str) and url.isprintable() else None,
+    }
     try:
-        return _message(frame)
+        return _message(frame, method=method, url=url)
     except _Invalid as exc:
         raise BadMessage(str(exc), echo=echo) from None
 
 
-def _load(text: str) -> dict:
+def _load_object(text: str) -> dict:
     try:
-        frame = json.loads(
-            text,
-            parse_constant=_refuse_constant,
-            parse_float=_finite_float,
-            object_pairs_hook=_unique_keys,
-        )
+        frame = strict_json_loads(text)
     except RecursionError:
         raise BadMessage("Message is nested too deeply.") from None
     except ValueError as exc:
@@ -138,115 +125,53 @@ def _load(text: str) -> dict:
     return frame
 
 
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite_float(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):
-        raise ValueError(f"number {text} is out of range")
-    return number
-
-
-def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        seen = set()
-        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
-        raise ValueError(f"duplicate key {duplicate!r}")
-    return result
-
-
-def _echo(frame: dict) -> dict:
-    """The frame's own `id`, `method` and `url`, where they can be repeated safely."""
-    message_id = frame.get("id")
-    method = frame.get("method", "GET")
-    url = frame.get("url")
-    return {
-        "id": message_id if _valid_id(message_id) else None,
-        "method": method.upper() if _valid_method(method) else None,
-        "url": url if isinstance(url, str) and _printable(url) else None,
-    }
-
-
-def _message(frame: dict) -> Message:
-    message_id = frame.get("id")
-    if not _valid_id(message_id):
+def _message(frame: dict, *, method, url) -> Message:
+    if not _valid_id(frame.get("id")):
         raise _Invalid(
             f"'id' must be a string of at most {MAX_ID_LENGTH} characters or a number."
         )
-    method = frame.get("method", "GET")
     if not _valid_method(method):
         raise _Invalid(f"'method' must be one of {', '.join(METHODS)}.")
     method = method.upper()
-    url = frame.get("url")
-    if not isinstance(url, str):
-        raise _Invalid("'url' is required: a path starting with '/'.")
     _check_url(url)
     token = frame.get("token")
-    if token is not None:
-        _check_token(token)
-    headers = frame.get("headers")
-    headers = {} if headers is None else headers
+    if token is not None and not _header_value(token):  # "" means no token
+        raise _Invalid("'token' must be a string of printable Latin-1 characters.")
+    headers = {} if frame.get("headers") is None else frame["headers"]
     _check_headers(headers)
     if token and any(_environ_name(name) == "AUTHORIZATION" for name in headers):
         raise _Invalid("Give either 'token' or an Authorization header.")
-    data = frame.get("data")
-    if method in QUERY_METHODS and data is not None:
-        _check_query_data(data, method)
-    return Message(
-        url=url,
-        method=method,
-        id=message_id,
-        data=data,
-        token=token or None,
-        headers=headers,
-    )
+    if method in QUERY_METHODS and frame.get("data") is not None:
+        _check_query_data(frame["data"], method)
+    return Message(url, method, frame.get("id"), frame.get("data"), token, headers)
 
 
 def _valid_id(value) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, bool):
-        return False
     if isinstance(value, str):
         return len(value) <= MAX_ID_LENGTH
-    return isinstance(value, (int, float))
+    return value is None or type(value) in (int, float)  # not bool
 
 
 def _valid_method(value) -> bool:
     return isinstance(value, str) and value.upper() in METHODS
 
 
-def _printable(text: str) -> bool:
-    """No C0 or C1 controls, line or paragraph separators: safe in a log line."""
-    return text.isprintable()
+def _header_value(value) -> bool:
+    """Printable (no C0/C1 controls or line separators: safe in a log line) and
+    Latin-1, since HTTP header values are bytes and WSGI carries them so."""
+    printable = isinstance(value, str) and value.isprintable()
+    return printable and all(ord(char) < 256 for char in value)
 
 
-def _latin1(text: str) -> bool:
-    """HTTP header values are bytes; WSGI carries them as Latin-1 strings."""
-    try:
-        text.encode("latin-1")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _check_url(url: str) -> None:
+def _check_url(url) -> None:
+    if not isinstance(url, str):
+        raise _Invalid("'url' is required: a path starting with '/'.")
     if not url.startswith("/") or url.startswith("//"):
-        raise _Invalid(
-            "'url' must be a path starting with '/', without scheme or host."
-        )
-    if not _printable(url) or " " in url:
+        raise _Invalid("'url' must be a path starting with '/', no scheme or host.")
+    if not url.isprintable() or " " in url:
         raise _Invalid("'url' must not contain spaces or control characters.")
     if not url.isascii():
         raise _Invalid("'url' must be ASCII: percent-encode other characters.")
-
-
-def _check_token(token) -> None:
-    if not isinstance(token, str) or not _printable(token) or not _latin1(token):
-        raise _Invalid("'token' must be a string of printable Latin-1 characters.")
 
 
 def _environ_name(header: str) -> str:
@@ -257,16 +182,12 @@ def _check_headers(headers) -> None:
     if not isinstance(headers, dict):
         raise _Invalid("'headers' must be an object of strings.")
     for name, value in headers.items():
-        if not name or not set(name) <= HEADER_NAME_CHARS:
+        if not HEADER_NAME.fullmatch(name):
             raise _Invalid(f"Header name {name!r} is not valid.")
         if _environ_name(name) in RESERVED_HEADERS:
-            raise _Invalid(
-                f"Header {name!r} is set by the connection, not by a message."
-            )
-        if not isinstance(value, str) or not _printable(value) or not _latin1(value):
-            raise _Invalid(
-                f"Header {name!r} must be a string of printable Latin-1 characters."
-            )
+            raise _Invalid(f"Header {name!r} is set by the connection, not a frame.")
+        if not _header_value(value):
+            raise _Invalid(f"Header {name!r} must be a string of printable Latin-1.")
 
 
 def _check_query_data(data, method: str) -> None:
@@ -275,7 +196,4 @@ def _check_query_data(data, method: str) -> None:
     for value in data.values():
         values = value if isinstance(value, list) else [value]
         if any(isinstance(item, (dict, list)) for item in values):
-            raise _Invalid(
-                "Query 'data' values must be strings, numbers, booleans or lists "
-                "of them."
-            )
+            raise _Invalid("Query 'data' values must be scalars or lists of them.")
