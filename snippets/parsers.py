@@ -1,8 +1,23 @@
+"""
+The JSON body parser: DRF's, made strict, bounded and depth-limited.
+
+wsserver/strict_json.py applies the same JSON rules to WebSocket frames (the app
+never imports the server): change both together.
+"""
+
 import json
+import math
 
 from django.conf import settings
-from rest_framework.exceptions import ParseError
+from rest_framework import status
+from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
+
+
+class RequestTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body too large."
+    default_code = "request_too_large"
 
 
 def nesting_depth(value):
@@ -20,20 +35,50 @@ def nesting_depth(value):
     return deepest
 
 
+def _refuse(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text):
+    if not math.isfinite(number := float(text)):
+        raise ValueError(f"number {text} is out of range")
+    return number
+
+
+def _without_duplicate_keys(pairs):
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("an object has duplicate keys")
+    return result
+
+
 class DepthLimitedJSONParser(JSONParser):
     """
-    DRF's JSON parser with a nesting limit (`JSON_MAX_DEPTH`): deeper is a 400.
+    DRF's JSON parser with the limits a public API needs, each a 4xx:
 
-    Python's `json` raises `RecursionError`, which DRF does not catch, on input
-    nested thousands deep; without this such a body is a 500.
+    - bodies over `REQUEST_MAX_BYTES` are 413, and never read past the limit
+      (Django's `DATA_UPLOAD_MAX_MEMORY_SIZE` does not apply to parsed streams);
+    - nesting over `JSON_MAX_DEPTH` is 400: Python's `json` raises `RecursionError`,
+      which DRF does not catch, on input nested thousands deep;
+    - NaN, Infinity, numbers out of range and duplicate keys are 400, as RFC 8259
+      has it (stock DRF refuses the first three; Python's `json` takes them all).
     """
 
     def parse(self, stream, media_type=None, parser_context=None):
         parser_context = parser_context or {}
         encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
+        max_bytes = settings.REQUEST_MAX_BYTES
+        body = stream.read(max_bytes + 1) if stream is not None else b""
+        if len(body) > max_bytes:
+            raise RequestTooLarge(f"Request body larger than {max_bytes} bytes.")
         limit = settings.JSON_MAX_DEPTH
         try:
-            data = json.loads(stream.read().decode(encoding))
+            data = json.loads(
+                body.decode(encoding),
+                parse_constant=_refuse,
+                parse_float=_finite_float,
+                object_pairs_hook=_without_duplicate_keys,
+            )
         except RecursionError:
             raise ParseError(f"JSON nested deeper than {limit} levels.") from None
         except ValueError as exc:

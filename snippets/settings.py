@@ -205,20 +205,31 @@ USER_THROTTLE_RATE = os.environ.get("USER_THROTTLE_RATE", "600/min")
 SNIPPET_MAX_CODE_BYTES = env_int("SNIPPET_MAX_CODE_BYTES", 100 * 1024)
 SNIPPET_CREATE_REQUIRES_LOGIN = env_bool("SNIPPET_CREATE_REQUIRES_LOGIN", False)
 JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 32)
+# The largest request body taken (413 beyond): room for the largest legal
+# snippet, SNIPPET_MAX_CODE_BYTES of code, even if every byte is JSON-escaped.
+REQUEST_MAX_BYTES = env_int("REQUEST_MAX_BYTES", 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES
 SNIPPET_TTL_SECONDS = env_int("SNIPPET_TTL_SECONDS", 600)
 SNIPPETS_MAX = env_int("SNIPPETS_MAX", 1000)
 ERASE_INTERVAL_SECONDS = env_int("ERASE_INTERVAL_SECONDS", 60)
 # Where the demo page connects; empty means the page's own origin + /ws/api.
 WEBSOCKET_URL = os.environ.get("WEBSOCKET_URL", "")
 
-# The WebSocket server (wsserver/config.py reads these by name).
+# The WebSocket server (wsserver/config.py reads these by name). Each limit
+# answers with a status and a detail, or closes with a code; see README.md.
 WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])
 WS_MAX_MESSAGE_BYTES = env_int("WS_MAX_MESSAGE_BYTES", 64 * 1024)
 WS_MAX_IN_FLIGHT = env_int("WS_MAX_IN_FLIGHT", 100)
 WS_MAX_CONNECTIONS = env_int("WS_MAX_CONNECTIONS", 10_000)
+WS_MAX_CONNECTIONS_PER_ADDRESS = env_int("WS_MAX_CONNECTIONS_PER_ADDRESS", 100)
 WS_MAX_BUFFERED_BYTES = env_int("WS_MAX_BUFFERED_BYTES", 1024 * 1024)
+WS_MAX_REPLY_BYTES = env_int("WS_MAX_REPLY_BYTES", 16 * 1024 * 1024)
+WS_MAX_SUBSCRIPTIONS = env_int("WS_MAX_SUBSCRIPTIONS", 100)
+WS_MAX_QUEUED_REQUESTS = env_int("WS_MAX_QUEUED_REQUESTS", 256)
+WS_FRAMES_PER_SECOND = env_int("WS_FRAMES_PER_SECOND", 200)
 WS_PING_INTERVAL_SECONDS = env_int("WS_PING_INTERVAL_SECONDS", 25)
 WS_HANDSHAKE_TIMEOUT_SECONDS = env_int("WS_HANDSHAKE_TIMEOUT_SECONDS", 30)
+WS_IDLE_TIMEOUT_SECONDS = env_int("WS_IDLE_TIMEOUT_SECONDS", 300)
 WS_DRAIN_SECONDS = env_int("WS_DRAIN_SECONDS", 10)
 WS_THREADS = env_int("WS_THREADS", 8)
 

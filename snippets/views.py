@@ -1,4 +1,5 @@
 from django.contrib.auth.models import User
+from django.db import transaction
 from rest_framework import mixins, permissions, renderers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -22,6 +23,21 @@ class SnippetViewSet(viewsets.ModelViewSet):
     queryset = Snippet.objects.select_related("owner")
     serializer_class = SnippetSerializer
     permission_classes = [CanCreateSnippet, IsOwnerOrReadOnly]
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action != "highlight":
+            # Only the highlight page shows it, and it is many times the code.
+            queryset = queryset.defer("highlighted")
+        if self.request.method in ("PUT", "PATCH"):
+            # Locked from read to save: a DELETE committed in between would make
+            # save() find no row to update and INSERT it again.
+            queryset = queryset.select_for_update(of=("self",))
+        return queryset
+
+    def update(self, request, *args, **kwargs):
+        with transaction.atomic():
+            return super().update(request, *args, **kwargs)
 
     @action(detail=True, renderer_classes=[renderers.StaticHTMLRenderer])
     def highlight(self, request, *args, **kwargs):

@@ -200,8 +200,11 @@ def test_rate_limited_request_says_when_to_retry(server_factory, open_page):
     server = server_factory(ANON_THROTTLE_RATE="5/min")
     page = open_page(server)
     expect(page.get_by_role("status")).to_contain_text("WebSocket")
+    posts = page.locator("#log li", has_text="POST /api/snippets/")
     for number in range(4):
         create(page, f"spam {number}")
+        # One at a time: a success answered later would clear the alert.
+        expect(posts).to_have_count(number + 1)
     expect(page.get_by_role("alert")).to_contain_text("Too many requests")
     expect(page.get_by_role("alert")).to_contain_text("retry in")
 

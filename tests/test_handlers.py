@@ -12,6 +12,7 @@ import json
 import socket
 import threading
 
+import pytest
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.testing import AsyncHTTPTestCase, gen_test
 from tornado.websocket import websocket_connect
@@ -20,6 +21,7 @@ from websockets.sync.client import connect as sync_connect
 
 from tests.conftest import EVENT_TIMEOUT_SECONDS
 from wsserver.app import SocketApplication
+from wsserver.budget import FrameBudget
 from wsserver.config import ServerConfig
 from wsserver.events import EventFanout
 
@@ -42,19 +44,42 @@ class StubApp:
 
     def __init__(self):
         self.gates: dict[str, threading.Event] = {}
+        self.arrivals: dict[str, threading.Event] = {}
 
     def gate(self, key: str) -> threading.Event:
         return self.gates.setdefault(key, threading.Event())
 
+    def arrival(self, key: str) -> threading.Event:
+        return self.arrivals.setdefault(key, threading.Event())
+
+    async def arrived(self, key: str) -> None:
+        """Wait until a request for `/wait/<key>` is inside the app."""
+        arrival = self.arrival(key)
+        await asyncio.get_running_loop().run_in_executor(
+            None, arrival.wait, EVENT_TIMEOUT_SECONDS
+        )
+        assert arrival.is_set()
+
     def __call__(self, environ, start_response):
         path = environ["PATH_INFO"]
         if path.startswith("/wait/"):
-            self.gate(path.removeprefix("/wait/")).wait(EVENT_TIMEOUT_SECONDS)
+            key = path.removeprefix("/wait/")
+            self.arrival(key).set()
+            self.gate(key).wait(EVENT_TIMEOUT_SECONDS)
+        headers = [("Content-Type", "application/json")]
         if path.startswith("/big/"):
             body = json.dumps({"filler": "x" * int(path.removeprefix("/big/"))})
+        elif path == "/page/":
+            headers, body = [("Content-Type", "text/html")], "<p>a page</p>"
+        elif path == "/headers/":
+            body = json.dumps(
+                {k: v for k, v in environ.items() if k.startswith("HTTP_")}
+            )
         else:
             body = json.dumps({"path": path})
-        start_response("200 OK", [("Content-Type", "application/json")])
+        if path == "/cookie/":
+            headers.append(("Set-Cookie", "sessionid=x; Path=/"))
+        start_response("200 OK", headers)
         return [body.encode()]
 
 
@@ -165,6 +190,7 @@ class TestDrain(HandlerTestCase):
         """Draining: new frames get 503, those in flight reply, then close 1001."""
         ws = await self.connect()
         await ws.write_message(json.dumps({"id": "slow", "url": "/wait/slow"}))
+        await self.wsgi_app.arrived("slow")
         drained = self.io_loop.asyncio_loop.create_task(
             self._app.hub.drain(timeout=EVENT_TIMEOUT_SECONDS)
         )
@@ -208,3 +234,205 @@ class TestSendBuffer(HandlerTestCase):
             ),
         )
         assert close_code == 1008
+
+
+class TestFrameBudget(HandlerTestCase):
+    config = {"frames_per_second": 3}
+
+    @gen_test
+    async def test_frames_over_the_budget_get_429_then_a_close_with_1008(self):
+        """Past WS_FRAMES_PER_SECOND a frame gets 429; a client that keeps going
+        for another second's worth is closed with 1008."""
+        ws = await self.connect()
+        handler = next(iter(self._app.hub.connections))
+        handler.budget.clock = lambda: handler.budget.updated  # time stands still
+        for number in range(3):
+            assert (await self.ask(ws, id=number, url="/a/"))["status"] == 200
+        over = await self.ask(ws, id=3, url="/a/")
+        assert over["status"] == 429
+        assert over["headers"]["Retry-After"] == "1"
+        for number in range(3):
+            await ws.write_message(json.dumps({"id": number, "url": "/a/"}))
+        replies = []
+        while (frame := await self.receive(ws)) is not None:
+            replies.append(frame)
+        assert [reply["status"] for reply in replies] == [429, 429]
+        assert ws.close_code == 1008
+
+
+def test_frame_budget_refills_at_its_rate():
+    """The budget refills at `rate` frames a second, up to `rate`."""
+    now = [0.0]
+    budget = FrameBudget(2, clock=lambda: now[0])
+    assert [budget.spend() for _ in range(3)] == [True, True, False]
+    now[0] += 0.5
+    assert [budget.spend(), budget.spend()] == [True, False]
+    now[0] += 10
+    assert [budget.spend() for _ in range(3)] == [True, True, False]
+
+
+class TestPerAddressCap(HandlerTestCase):
+    config = {"max_connections_per_address": 2}
+
+    @gen_test
+    async def test_connections_past_the_per_address_cap_get_429(self):
+        """One address may hold at most WS_MAX_CONNECTIONS_PER_ADDRESS sockets."""
+        await self.connect()
+        await self.connect()
+        with pytest.raises(HTTPClientError) as refused:
+            await self.connect()
+        assert refused.value.code == 429
+
+
+class TestIdle(HandlerTestCase):
+    @gen_test
+    async def test_idle_socket_is_closed_with_1001(self):
+        """A socket that sends nothing and listens to nothing is closed."""
+        ws = await self.connect()
+        assert (await self.ask(ws, url="/a/"))["status"] == 200
+        self._app.hub.close_idle(idle_seconds=3600)
+        assert (await self.ask(ws, url="/a/"))["status"] == 200
+        self._app.hub.close_idle(idle_seconds=0)
+        assert await ws.read_message() is None
+        assert ws.close_code == 1001
+
+
+class TestBusy(HandlerTestCase):
+    config = {"threads": 1, "max_queued_requests": 0}
+
+    @gen_test
+    async def test_a_full_queue_answers_503_at_once_on_both_transports(self):
+        """With every Django thread busy and no room to queue, 503 at once."""
+        ws = await self.connect()
+        await ws.write_message(json.dumps({"id": "slow", "url": "/wait/busy"}))
+        await self.wsgi_app.arrived("busy")
+        refused = await self.ask(ws, id="next", url="/a/")
+        assert (refused["id"], refused["status"]) == ("next", 503)
+        response = await self.http_client.fetch(self.get_url("/a/"), raise_error=False)
+        assert response.code == 503
+        assert response.headers["Retry-After"] == "1"
+        self.wsgi_app.gate("busy").set()
+        assert (await self.receive(ws))["id"] == "slow"
+        assert (await self.ask(ws, id="after", url="/a/"))["status"] == 200
+
+
+class TestLargeReplies(HandlerTestCase):
+    config = {"max_buffered_bytes": 1000, "max_reply_bytes": 100_000}
+
+    @gen_test
+    async def test_one_large_reply_to_a_reading_client_goes_through(self):
+        """The send bound is on what piles up unread, never on one reply."""
+        ws = await self.connect()
+        assert (await self.ask(ws, url="/big/50000"))["status"] == 200
+        assert (await self.ask(ws, url="/big/50000"))["status"] == 200
+
+    @gen_test
+    async def test_reply_too_large_for_the_socket_is_an_error_reply(self):
+        """A reply over WS_MAX_REPLY_BYTES is replaced by a 500 saying so."""
+        ws = await self.connect()
+        reply = await self.ask(ws, id=1, url="/big/200000")
+        assert (reply["id"], reply["status"]) == (1, 500)
+        assert "use HTTP" in reply["data"]["detail"]
+        assert (await self.ask(ws, url="/a/"))["status"] == 200
+
+
+class TestHandshake(HandlerTestCase):
+    config = {"allowed_origins": ("https://listed.example",)}
+
+    async def refused_code(self, **headers):
+        with pytest.raises(HTTPClientError) as refused:
+            await self.connect(**headers)
+        return refused.value.code
+
+    @gen_test
+    async def test_origin_must_match_exactly_or_be_listed(self):
+        """Same scheme, host and port, or a listed origin; nothing looser."""
+        port = self.get_http_port()
+        await self.connect(Origin=f"http://127.0.0.1:{port}")
+        await self.connect(Origin="https://listed.example")
+        await self.connect(Origin="https://LISTED.example:443")
+        for origin in [
+            "http://127.0.0.1:9999",
+            "http://localhost:9999",
+            f"https://127.0.0.1:{port}",
+            "http://listed.example",
+            "null",
+        ]:
+            assert await self.refused_code(Origin=origin) == 403, origin
+
+    @gen_test
+    async def test_foreign_host_is_refused_at_the_handshake(self):
+        """A Host not in ALLOWED_HOSTS is a 400 before the upgrade."""
+        assert await self.refused_code(Host="evil.example") == 400
+
+
+class TestSubscriptionRules(HandlerTestCase):
+    config = {"max_subscriptions": 0}
+
+    @gen_test
+    async def test_subscriptions_past_the_cap_get_429(self):
+        """At most WS_MAX_SUBSCRIPTIONS per connection."""
+        ws = await self.connect()
+        reply = await self.ask(ws, method="SUBSCRIBE", url="/a/")
+        assert reply["status"] == 429
+
+
+class TestSubscribeOnlyJson(HandlerTestCase):
+    @gen_test
+    async def test_only_json_resources_can_be_subscribed(self):
+        """SUBSCRIBE to an HTML page is a 400 and subscribes nothing."""
+        ws = await self.connect()
+        reply = await self.ask(ws, id=1, method="SUBSCRIBE", url="/page/")
+        assert (reply["id"], reply["status"]) == (1, 400)
+        assert "Only JSON resources" in reply["data"]["detail"]
+        assert not self._app.hub.fanout.paths
+
+
+class TestHttpPath(HandlerTestCase):
+    config = {"request_max_bytes": 1000}
+
+    @gen_test
+    async def test_body_over_the_limit_is_413_before_it_is_read(self):
+        """A Content-Length over REQUEST_MAX_BYTES is refused at once."""
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", self.get_http_port()
+        )
+        writer.write(
+            b"POST /a/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Length: 60000000\r\n\r\n" + b"x" * 1000
+        )
+        status_line = await reader.readline()
+        writer.close()
+        assert status_line.startswith(b"HTTP/1.1 413 ")
+
+    @gen_test
+    async def test_underscored_forwarding_headers_are_dropped(self):
+        """`X_Forwarded_For` cannot pass for the proxy's `X-Forwarded-For`."""
+        response = await self.http_client.fetch(
+            self.get_url("/headers/"),
+            headers={"X-Forwarded-For": "203.0.113.9", "X_Forwarded_For": "10.9.0.1"},
+        )
+        seen = json.loads(response.body)
+        assert seen["HTTP_X_FORWARDED_FOR"] == "203.0.113.9"
+
+    @gen_test
+    async def test_drain_waits_for_http_requests_in_flight(self):
+        """An HTTP request in a view when the drain starts still gets its reply."""
+        pending = self.http_client.fetch(self.get_url("/wait/http"))
+        await self.wsgi_app.arrived("http")
+        drained = asyncio.ensure_future(
+            self._app.hub.drain(timeout=EVENT_TIMEOUT_SECONDS)
+        )
+        assert not drained.done()
+        self.wsgi_app.gate("http").set()
+        response = await pending
+        await drained
+        assert json.loads(response.body) == {"path": "/wait/http"}
+
+    @gen_test
+    async def test_socket_replies_carry_no_set_cookie(self):
+        """The socket never uses cookies: Django's Set-Cookie is not relayed."""
+        ws = await self.connect()
+        reply = await self.ask(ws, url="/cookie/")
+        assert reply["status"] == 200
+        assert "Set-Cookie" not in reply["headers"]

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from wsserver.protocol import BadMessage, parse_message
+from wsserver.protocol import BadMessage, encode, parse_message, reply
 
 
 def frame(**fields):
@@ -54,6 +54,26 @@ def test_method_defaults_to_get():
         (frame(id=1, url="/api/", headers={"X-A": "a\r\nb"}), "must be a string"),
         (frame(id=1, url="/api/", data=[1]), "becomes the query string"),
         (frame(id=1, url="/api/", data={"a": {"b": 1}}), "Query 'data' values"),
+        # Forwarding headers in any spelling WSGI reads as the same name.
+        (frame(id=1, url="/api/", headers={"X_Forwarded_For": "10.9.0.1"}), "set by"),
+        (frame(id=1, url="/api/", headers={"x_forwarded_proto": "https"}), "set by"),
+        (frame(id=1, url="/api/", headers={"Content_Type": "text/plain"}), "set by"),
+        # Header values are Latin-1 bytes on HTTP; anything else cannot be sent.
+        (frame(id=1, url="/api/", token="€"), "'token' must be"),
+        (frame(id=1, url="/api/", headers={"Authorization": "Bearer €"}), "Latin-1"),
+        (frame(id=1, url="/api/snippets/?page=€"), "must be ASCII"),
+        ('{"id": 1, "url": "/api/\\ud800"}', "control characters"),
+        # Nothing that would forge a log line: C1 controls, line separators.
+        (frame(id=1, url="/api/\x85x"), "control characters"),
+        (frame(id=1, url="/api/\u2028x"), "control characters"),
+        (frame(id=1, url="/api/", headers={"X-A": "a\u2029b"}), "printable"),
+        # JSON as RFC 8259 has it: Python's json module accepts more.
+        ('{"id": NaN, "url": "/api/"}', "not valid JSON"),
+        ('{"url": "/api/", "data": {"a": Infinity}}', "not valid JSON"),
+        ('{"url": "/api/", "data": {"a": -Infinity}}', "not valid JSON"),
+        ('{"url": "/api/", "id": 1e999}', "out of range"),
+        ('{"url": "/api/", "url": "/admin/"}', "duplicate keys"),
+        ('{"url": "/api/", "data": {"a": 1, "a": 2}}', "duplicate keys"),
     ],
 )
 def test_bad_frames_are_400_with_a_detail(text, detail):
@@ -92,3 +112,12 @@ def test_token_and_authorization_header_together_are_400():
     """A frame names its credentials once."""
     text = frame(url="/api/", token="t", headers={"Authorization": "JWT u"})
     assert "either 'token' or an Authorization" in bad(text).detail
+
+
+def test_every_reply_is_strict_json():
+    """No reply carries NaN or Infinity, which `JSON.parse` throws on."""
+    with pytest.raises(ValueError):
+        encode(reply(status=200, data={"x": float("nan")}))
+    assert encode(reply(status=200, id=1.5)) == (
+        '{"id":1.5,"status":200,"headers":{"Content-Type":"application/json"}}'
+    )

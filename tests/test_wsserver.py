@@ -117,11 +117,17 @@ def test_oversized_frame_closes_with_1009(web_server):
     assert ws.close_code == 1009
 
 
-@pytest.mark.parametrize("origin", ["http://localhost:5000", "http://127.0.0.1"])
-def test_origin_in_allowed_hosts_is_accepted(web_server, origin):
-    """Pages served from a host in ALLOWED_HOSTS may connect."""
-    with connect(web_server.ws_url, origin=origin) as ws:
+def test_page_of_the_same_origin_is_accepted(web_server):
+    """A page served by this server (same scheme, host and port) may connect."""
+    with connect(web_server.ws_url, origin=web_server.url) as ws:
         assert ask(ws, url="/api/")["status"] == 200
+
+
+def test_page_on_another_port_of_the_same_host_is_refused(web_server):
+    """`http://localhost:9999` is another origin, even on a `localhost` app."""
+    with pytest.raises(InvalidStatus) as refused:
+        connect(web_server.ws_url, origin="http://127.0.0.1:9999")
+    assert refused.value.response.status_code == 403
 
 
 def test_listed_origin_is_accepted(server_factory):

@@ -6,17 +6,19 @@ from __future__ import annotations
 import os
 import resource
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import tornado.web
 from tornado.httpserver import HTTPServer
-from tornado.wsgi import WSGIContainer
+from tornado.ioloop import PeriodicCallback
 
 from wsserver.bridge import Bridge
 from wsserver.config import ServerConfig
 from wsserver.events import EventFanout
 from wsserver.handlers import ApiSocketHandler
+from wsserver.http import BodyLimit, DjangoContainer, log_request
 from wsserver.hub import Hub
-from wsserver.wsgi import WSGIApp, as_http_servers_do
+from wsserver.wsgi import WSGIApp
 
 WEBSOCKET_PATH = r"/ws/api"
 
@@ -24,23 +26,34 @@ WEBSOCKET_PATH = r"/ws/api"
 class SocketApplication(tornado.web.Application):
     """`/ws/api` through the bridge; every other path to the WSGI app.
 
-    Both share one bounded thread pool, so Django never runs on the IOLoop.
+    Both share one bounded thread pool and its queue, so Django never runs on
+    the IOLoop and a flood of either kind is refused, not queued without end.
     """
 
     def __init__(self, *, wsgi_app: WSGIApp, config: ServerConfig, fanout: EventFanout):
         self.config = config
         executor = ThreadPoolExecutor(config.threads, thread_name_prefix="django")
-        self.hub = Hub(bridge=Bridge(wsgi_app), executor=executor, fanout=fanout)
-        http_app = WSGIContainer(as_http_servers_do(wsgi_app), executor=executor)
+        self.hub = Hub(
+            bridge=Bridge(wsgi_app),
+            executor=executor,
+            fanout=fanout,
+            capacity=config.threads + config.max_queued_requests,
+        )
+        django = DjangoContainer(wsgi_app, hub=self.hub)
         super().__init__(
             [
                 (WEBSOCKET_PATH, ApiSocketHandler),
-                (r".*", tornado.web.FallbackHandler, {"fallback": http_app}),
+                (r".*", tornado.web.FallbackHandler, {"fallback": django}),
             ],
             websocket_max_message_size=config.max_message_bytes,
             websocket_ping_interval=config.ping_interval_seconds,
             websocket_ping_timeout=config.ping_interval_seconds,
+            log_function=log_request,
         )
+
+    def start_request(self, server_conn, request_conn):
+        delegate = super().start_request(server_conn, request_conn)
+        return BodyLimit(delegate, request_conn, limit=self.config.request_max_bytes)
 
 
 def make_app(**config_overrides) -> SocketApplication:
@@ -70,11 +83,20 @@ def raise_open_file_limit(wanted: int) -> None:
 
 
 def make_server(app: SocketApplication) -> HTTPServer:
-    """An `HTTPServer` for `app`: handshakes and idle HTTP connections time out."""
+    """An `HTTPServer` for `app` in the running IOLoop: slow clients time out."""
+    config = app.config
+    # Sockets that neither send nor listen are closed; checked a few times a period.
+    PeriodicCallback(
+        partial(app.hub.close_idle, idle_seconds=config.idle_timeout_seconds),
+        config.idle_timeout_seconds * 1000 / 4,
+    ).start()
     return HTTPServer(
         app,
         # Tornado's default is an hour; a trickled handshake must not hold a slot.
-        idle_connection_timeout=app.config.handshake_timeout_seconds,
+        idle_connection_timeout=config.handshake_timeout_seconds,
+        # ...nor a trickled body, which Tornado would otherwise wait for forever.
+        body_timeout=config.handshake_timeout_seconds,
+        max_body_size=config.request_max_bytes,
         xheaders=False,  # Django reads proxy headers itself (NUM_PROXIES)
     )
 

@@ -140,6 +140,8 @@ def response_reply(message: Message, response: Response) -> dict:
     """The reply to `message` for `response`: `data` parsed when JSON, else text."""
     headers: dict[str, str] = {}
     for name, value in response.headers:
+        if name.lower() == "set-cookie":
+            continue  # the socket never uses cookies: no session to set
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     if not response.body:
         return reply(status=response.status, headers=headers, **message.echo)

@@ -15,7 +15,7 @@ import json
 import logging
 from collections import defaultdict
 from typing import Protocol
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
@@ -34,8 +34,9 @@ class Subscriber(Protocol):
 
 
 def subscription_path(url: str) -> str:
-    """The path a subscription listens under, always ending in `/`."""
-    path = urlsplit(url).path
+    """The path a subscription listens under, in one normal form: decoded (as
+    Django routes it: `/api/snippets/%31/` is snippet 1) and ending in `/`."""
+    path = unquote(urlsplit(url).path)
     return path if path.endswith("/") else path + "/"
 
 
@@ -47,6 +48,21 @@ def ancestor_paths(url: str) -> list[str]:
         path = path[: path.rstrip("/").rfind("/") + 1]
         paths.append(path)
     return paths
+
+
+def event_url(text: str | bytes) -> str | None:
+    """The URL of a published event, or `None` if `text` is not one: a JSON
+    object with a string `event` and a site-relative `url`."""
+    try:
+        event = json.loads(text)
+    except ValueError:  # not JSON, or not UTF-8
+        return None
+    if not isinstance(event, dict) or not isinstance(event.get("event"), str):
+        return None
+    url = event.get("url")
+    if not isinstance(url, str) or not url.startswith("/") or url.startswith("//"):
+        return None
+    return url
 
 
 class EventFanout:
@@ -94,13 +110,18 @@ class EventFanout:
             if not subscribers:
                 del self.subscribers[path]
 
-    def deliver(self, text: str) -> None:
-        """Send one published event to every subscriber that hears it, once each."""
-        try:
-            url = json.loads(text)["url"]
-        except (ValueError, KeyError, TypeError):
-            log.warning("Ignoring malformed event")
+    def deliver(self, text: str | bytes) -> None:
+        """Send one published event to every subscriber that hears it, once each.
+
+        Anything can publish on the channel (Redis is shared by design): what is
+        not an event is logged and skipped, never trusted.
+        """
+        url = event_url(text)
+        if url is None:
+            log.warning("Ignoring a malformed event: %.80r", text)
             return
+        if isinstance(text, bytes):
+            text = text.decode()
         subscribers = set()
         for path in ancestor_paths(url):
             subscribers.update(self.subscribers.get(path, ()))
@@ -128,8 +149,7 @@ class EventFanout:
                     first = False
                     delay = RECONNECT_MIN_SECONDS
                     async for message in pubsub.listen():
-                        data = message["data"]
-                        self.deliver(data.decode() if isinstance(data, bytes) else data)
+                        self.deliver(message["data"])
             except (RedisError, OSError) as exc:
                 first = False
                 log.warning(

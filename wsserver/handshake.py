@@ -1,0 +1,87 @@
+"""What a WebSocket handshake says about the client, and whether to accept it."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+from tornado.httputil import HTTPServerRequest
+
+from wsserver.bridge import Peer
+
+PROXY_HEADERS = ("X-Forwarded-For", "X-Forwarded-Proto")
+DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def client_address(request: HTTPServerRequest, *, num_proxies: int) -> str:
+    """The client's address as Django REST framework judges it (`NUM_PROXIES`):
+    the peer's, or the one `num_proxies` trusted proxies put in X-Forwarded-For."""
+    forwarded = request.headers.get("X-Forwarded-For")
+    if not num_proxies or forwarded is None:
+        return request.remote_ip
+    addresses = forwarded.split(",")
+    return addresses[-min(num_proxies, len(addresses))].strip()
+
+
+def scheme(request: HTTPServerRequest, *, num_proxies: int) -> str:
+    """`https` when the client's connection is, even if a proxy terminated TLS."""
+    forwarded = request.headers.get("X-Forwarded-Proto", "")
+    if num_proxies and forwarded.split(",")[-1].strip() == "https":
+        return "https"
+    return request.protocol
+
+
+def host_allowed(request: HTTPServerRequest) -> bool:
+    """Return `True` if the handshake's Host is one this app serves."""
+    domain, _port = split_domain_port(request.host)
+    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
+
+
+def normal_origin(origin: str) -> str | None:
+    """`scheme://host[:port]` in lower case, without the scheme's default port;
+    `None` for anything that is not an origin (`null`, say)."""
+    parts = urlsplit(origin.strip().lower())
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    default = port is None or str(port) == DEFAULT_PORTS[parts.scheme]
+    return f"{parts.scheme}://{host}" + ("" if default else f":{port}")
+
+
+def origin_allowed(
+    origin: str,
+    request: HTTPServerRequest,
+    *,
+    allowed_origins: tuple[str, ...],
+    num_proxies: int,
+) -> bool:
+    """Return `True` if a page from `origin` may open a socket: a page of this
+    very origin (scheme, host and port), or one listed in `WS_ALLOWED_ORIGINS`.
+    A page elsewhere must not act with a visitor's identity."""
+    own = f"{scheme(request, num_proxies=num_proxies)}://{request.host}"
+    candidates = {normal_origin(own), *map(normal_origin, allowed_origins)}
+    return normal_origin(origin) in candidates - {None}
+
+
+def peer_from(request: HTTPServerRequest) -> Peer:
+    """The facts every message on this socket carries into its WSGI request."""
+    server_name, server_port = split_domain_port(request.host)
+    return Peer(
+        remote_addr=request.remote_ip,
+        host=request.host,
+        scheme=request.protocol,
+        server_name=server_name or "localhost",
+        server_port=server_port or DEFAULT_PORTS.get(request.protocol, "80"),
+        # Handshake cookies are deliberately absent: a page on another site
+        # must not act with a visitor's session. The token is the credential.
+        proxy_headers={
+            name: request.headers[name]
+            for name in PROXY_HEADERS
+            if name in request.headers
+        },
+    )
