@@ -29,6 +29,10 @@ def bench_env(**overrides):
         USER_THROTTLE_RATE="100000000/min",
         WS_THREADS=str(THREADS),
         WS_MAX_CONNECTIONS="20000",
+        # Load from one address, as fast as it goes: no limit may shed it.
+        WS_MAX_CONNECTIONS_PER_ADDRESS="20000",
+        WS_FRAMES_PER_SECOND="1000000",
+        WS_MAX_QUEUED_REQUESTS="100000",
         # Per-request INFO lines off for every server alike (gthread logs none).
         LOG_LEVEL="WARNING",
         PYTHONPATH=str(PROJECT_DIR),

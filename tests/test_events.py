@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+import redis
 import requests
 from django.core.management import call_command
 from django.db import transaction
@@ -18,6 +19,7 @@ from websockets.sync.client import connect
 
 from snippets import localredis
 from snippets.models import Snippet
+from snippets.redis_client import get_redis
 from tests.conftest import EVENT_TIMEOUT_SECONDS, sign_up_token, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -311,3 +313,44 @@ def test_slow_subscriber_is_disconnected_not_buffered(server_factory, shared_pre
             while True:
                 ws.recv(timeout=EVENT_TIMEOUT_SECONDS)
     assert ws.close_code == 1008
+
+
+def test_redis_that_stops_answering_is_noticed_and_subscribers_told(
+    server_factory, own_redis
+):
+    """A link that goes silent (here: Redis paused) is found dead within a
+    bounded time, reconnected, and subscribers get `resync`."""
+    server = server_factory(
+        REDIS_URL=own_redis, REDIS_KEY_PREFIX=SHARED_PREFIX, REDIS_TIMEOUT_SECONDS=1
+    )
+    with connect(server.ws_url) as ws:
+        subscribe(ws, "/api/snippets/")
+        redis.Redis.from_url(own_redis).execute_command("CLIENT", "PAUSE", 4000, "ALL")
+        assert receive(ws) == {"event": "resync"}
+        created = requests.post(
+            f"{server.url}/api/snippets/", json={"title": "after", "code": "1"}
+        ).json()
+        assert receive(ws)["url"] == created["url"]
+
+
+def test_junk_on_the_events_channel_is_skipped(subscriber_server):
+    """Whatever else publishes on the channel, the next real change arrives."""
+    with connect(subscriber_server.ws_url) as ws:
+        subscribe(ws, "/api/snippets/")
+        for junk in [b"\xff\xfe", b'{"event":"x","url":"x"}', b'{"url":5}', b"[]"]:
+            get_redis().publish(f"{SHARED_PREFIX}:events", junk)
+        snippet = Snippet.objects.create(title="after junk", code="1")
+        event = receive(ws)
+    assert (event["event"], event["url"]) == ("created", f"/api/snippets/{snippet.pk}/")
+
+
+def test_percent_encoded_subscription_hears_its_snippet(subscriber_server):
+    """`/api/snippets/%31/` is snippet 1 to Django, and to the fan-out too."""
+    snippet = Snippet.objects.create(title="encoded", code="1")
+    encoded = "/api/snippets/" + "".join(f"%{ord(c):02X}" for c in str(snippet.pk))
+    with connect(subscriber_server.ws_url) as ws:
+        assert subscribe(ws, encoded + "/")["status"] == 200
+        snippet.title = "encoded, renamed"
+        snippet.save()
+        event = receive(ws)
+    assert event["data"]["title"] == "encoded, renamed"

@@ -18,6 +18,7 @@ from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 import redis.asyncio as redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,25 @@ class EventFanout:
         for subscriber in list(self.paths):
             subscriber.send_text(RESYNC)
 
+    async def _relay(self, pubsub) -> None:
+        """Deliver what the channel carries. A link silent for a whole timeout is
+        pinged, and one that does not answer by the next is taken for dead: a
+        half-open connection would otherwise keep every subscriber waiting for
+        events that never come, and nothing would say so."""
+        timeout = self.redis_options.get("socket_timeout") or RECONNECT_MAX_SECONDS
+        pinged = False
+        while True:
+            message = await pubsub.get_message(timeout=timeout)
+            if message is not None:
+                pinged = False
+                if message["type"] == "message":
+                    self.deliver(message["data"])
+            elif pinged:
+                raise RedisConnectionError(f"no answer to a PING in {timeout}s")
+            else:
+                await pubsub.ping()
+                pinged = True
+
     async def _listen_forever(self) -> None:
         delay = RECONNECT_MIN_SECONDS
         first = True
@@ -148,8 +168,7 @@ class EventFanout:
                         self.resync()
                     first = False
                     delay = RECONNECT_MIN_SECONDS
-                    async for message in pubsub.listen():
-                        self.deliver(message["data"])
+                    await self._relay(pubsub)
             except (RedisError, OSError) as exc:
                 first = False
                 log.warning(
