@@ -99,6 +99,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "snippets.middleware.LoginThrottleMiddleware",
 ]
 
 ROOT_URLCONF = "snippets.urls"
@@ -202,6 +203,8 @@ STORAGES = {
 # The API
 ANON_THROTTLE_RATE = os.environ.get("ANON_THROTTLE_RATE", "120/min")
 USER_THROTTLE_RATE = os.environ.get("USER_THROTTLE_RATE", "600/min")
+# Sign-in attempts on the login forms, per client address and per username.
+LOGIN_THROTTLE_RATE = os.environ.get("LOGIN_THROTTLE_RATE", "10/min")
 SNIPPET_MAX_CODE_BYTES = env_int("SNIPPET_MAX_CODE_BYTES", 100 * 1024)
 SNIPPET_CREATE_REQUIRES_LOGIN = env_bool("SNIPPET_CREATE_REQUIRES_LOGIN", False)
 JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 32)

@@ -7,6 +7,7 @@ atomic `limits` moving-window hit: one Redis round trip, exact under concurrency
 """
 
 import logging
+import math
 import time
 from functools import cache
 
@@ -48,6 +49,11 @@ def rate_limit_item(rate):
     return RateLimitItemPerSecond(num_requests, duration)
 
 
+def seconds_until(reset_time):
+    """Whole seconds until `reset_time` (a Unix time), at least 1: `Retry-After`."""
+    return max(math.ceil(reset_time - time.time()), 1)
+
+
 class RedisRateThrottle(throttling.SimpleRateThrottle):
     """A `SimpleRateThrottle` whose history lives in Redis, updated atomically."""
 
@@ -68,7 +74,7 @@ class RedisRateThrottle(throttling.SimpleRateThrottle):
         except RedisError as exc:
             log.warning("Rate limiter unavailable: %r", exc)
             raise RateLimiterUnavailable() from None
-        self.retry_after = max(reset_time - time.time(), 1)
+        self.retry_after = seconds_until(reset_time)
         return False
 
     def wait(self):

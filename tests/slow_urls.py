@@ -14,8 +14,14 @@ def wait(request, key):
 
     Keys are unique per test, so they need no prefix and test processes and
     servers agree on them."""
+    get_redis().rpush(f"test-entered:{key}", 1)
     released = get_redis().blpop([f"test-wait:{key}"], timeout=WAIT_LIMIT_SECONDS)
     return JsonResponse({"released": released is not None})
+
+
+def wait_entered(key):
+    """Wait until a `/test/wait/<key>/` request is inside its view."""
+    assert get_redis().blpop([f"test-entered:{key}"], timeout=WAIT_LIMIT_SECONDS)
 
 
 def release(key):

@@ -4,6 +4,9 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.db.models.signals import post_delete
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from snippets.models import Snippet
@@ -69,3 +72,40 @@ def test_erase_skips_while_another_process_holds_the_lock(settings):
     finally:
         lock.release()
     assert Snippet.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_erase_loads_only_ids_in_batches(settings, monkeypatch):
+    """The job never loads a doomed snippet's code or page, and deletes in batches."""
+    from snippets.management.commands import erase_snippets as command
+
+    monkeypatch.setattr(command, "BATCH_SIZE", 2)
+    make_snippets(5, age=timedelta(days=1))
+    with CaptureQueriesContext(connection) as queries:
+        call_command("erase_snippets")
+    selects = [q["sql"] for q in queries if q["sql"].startswith("SELECT")]
+    deletes = [q["sql"] for q in queries if q["sql"].startswith("DELETE")]
+    assert not any('"code"' in sql or '"highlighted"' in sql for sql in selects)
+    assert len(deletes) == 3
+    assert not Snippet.objects.exists()
+
+
+@pytest.mark.django_db
+def test_erase_stops_when_another_process_takes_the_lock(settings, monkeypatch):
+    """A run whose lock expired and was taken over stops before its next batch."""
+    from snippets.management.commands import erase_snippets as command
+    from snippets.redis_client import get_redis, redis_key
+
+    monkeypatch.setattr(command, "BATCH_SIZE", 2)
+    make_snippets(5, age=timedelta(days=1))
+
+    def taken_over(sender, **kwargs):
+        get_redis().set(redis_key("erase-lock"), "another-process")
+
+    post_delete.connect(taken_over, sender=Snippet)
+    try:
+        call_command("erase_snippets")
+    finally:
+        post_delete.disconnect(taken_over, sender=Snippet)
+    assert Snippet.objects.count() == 3
+    assert get_redis().get(redis_key("erase-lock")) == b"another-process"

@@ -3,16 +3,19 @@
 import json
 import signal
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.slow_urls import release
+from tests.conftest import EVENT_TIMEOUT_SECONDS, wait_until
+from tests.slow_urls import release, wait_entered
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-TIMEOUT = 15
+TIMEOUT = EVENT_TIMEOUT_SECONDS
 
 
 @pytest.mark.parametrize("kind", ["web", "wsserver"])
@@ -41,4 +44,23 @@ def test_sigterm_answers_requests_in_flight_then_closes_with_1001(server_factory
     assert [r["id"] for r in replies if r["id"] == "in-flight"] == ["in-flight"]
     assert next(r for r in replies if r["id"] == "in-flight")["status"] == 200
     assert ws.close_code == 1001
+    assert server.process.wait(timeout=TIMEOUT) == 0
+
+
+@pytest.mark.parametrize("kind", ["web", "wsserver"])
+def test_sigterm_lets_an_http_request_in_flight_reply(server_factory, kind):
+    """The drain counts HTTP requests too: one waiting in its view when the
+    worker gets SIGTERM still gets its reply."""
+    server = server_factory(kind=kind)
+    key = uuid.uuid4().hex
+    with ThreadPoolExecutor(1) as pool:
+        url = f"{server.url}/test/wait/{key}/"
+        pending = pool.submit(requests.get, url, timeout=TIMEOUT * 4)
+        wait_entered(key)
+        server.process.send_signal(signal.SIGTERM)
+        wait_until(lambda: "Draining: 1 requests in flight" in server.log())
+        release(key)
+        response = pending.result()
+    assert response.status_code == 200
+    assert response.json() == {"released": True}
     assert server.process.wait(timeout=TIMEOUT) == 0

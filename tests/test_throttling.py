@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from django.contrib.auth.models import User
+from django.test import Client
 from rest_framework.test import APIClient
 
 from snippets import throttling
@@ -111,3 +112,33 @@ def test_exactly_n_of_n_plus_k_admitted_across_two_processes(server_factory):
         statuses = list(pool.map(lambda url: requests.get(url).status_code, urls))
     assert statuses.count(200) == 25
     assert statuses.count(429) == 35
+
+
+LOGIN_FORMS = ["/api-auth/login/", "/admin/login/"]
+
+
+def sign_in(path, username, address="192.0.2.1"):
+    client = Client(enforce_csrf_checks=False, REMOTE_ADDR=address)
+    return client.post(path, {"username": username, "password": "wrong"})
+
+
+@pytest.mark.parametrize("path", LOGIN_FORMS)
+def test_login_forms_are_throttled_per_address(settings, path):
+    """Past LOGIN_THROTTLE_RATE tries from one address, a login form answers 429,
+    whatever username is tried."""
+    settings.LOGIN_THROTTLE_RATE = "3/min"
+    statuses = [sign_in(path, f"user{n}").status_code for n in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    refused = sign_in(path, "someone-else")
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 60
+
+
+@pytest.mark.parametrize("path", LOGIN_FORMS)
+def test_login_forms_are_throttled_per_username(settings, path):
+    """Past LOGIN_THROTTLE_RATE tries at one username, from any address, 429."""
+    settings.LOGIN_THROTTLE_RATE = "3/min"
+    statuses = [
+        sign_in(path, "alice", address=f"192.0.2.{n}").status_code for n in range(4)
+    ]
+    assert statuses == [200, 200, 200, 429]

@@ -162,6 +162,33 @@ def test_http_and_websocket_share_one_throttle_bucket(server_factory):
     assert requests.get(f"{server.url}/api/").status_code == 429
 
 
+def test_forwarding_headers_spelled_with_underscores_dodge_no_throttle(
+    server_factory,
+):
+    """Behind one proxy, `X_Forwarded_For` cannot pose as a new client: over
+    HTTP it is dropped, over WebSocket it is a 400."""
+    server = server_factory(NUM_PROXIES=1, ANON_THROTTLE_RATE="5/min")
+    statuses = [
+        requests.get(
+            f"{server.url}/api/",
+            headers={
+                "X-Forwarded-For": "203.0.113.1",
+                "X_Forwarded_For": f"10.9.0.{number}",
+            },
+        ).status_code
+        for number in range(12)
+    ]
+    assert statuses == [200] * 5 + [429] * 7
+    with connect(
+        server.ws_url, additional_headers={"X-Forwarded-For": "203.0.113.2"}
+    ) as ws:
+        for number in range(12):
+            reply = ask(
+                ws, url="/api/", headers={"X_Forwarded_For": f"10.9.0.{number}"}
+            )
+            assert reply["status"] == 400
+
+
 def test_handshake_cookies_are_not_credentials(web_server):
     """A session cookie on the handshake does not sign the socket in."""
     token = sign_up_token(web_server, "cookie-owner")

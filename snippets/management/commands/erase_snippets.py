@@ -1,3 +1,4 @@
+import contextlib
 import logging
 import time
 from datetime import timedelta
@@ -7,29 +8,61 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from redis.exceptions import LockError, LockNotOwnedError
 
 from snippets.models import Snippet
 from snippets.redis_client import get_redis, redis_key
 
 log = logging.getLogger("snippets.erase")
+# Renewed before every batch: a long run keeps it, a dead one lets it go.
+LOCK_SECONDS = 60
+BATCH_SIZE = 100
 
 
-def erase_snippets(*, older_than, keep_at_most):
-    """
-    Delete snippets older than `older_than` seconds, and all but the newest
-    `keep_at_most`, in one transaction. Return the number deleted.
-
-    Each deletion sends a `deleted` event once the transaction commits.
-    """
+def doomed_ids(*, older_than, keep_at_most):
+    """The ids of snippets older than `older_than` seconds, and of all but the
+    newest `keep_at_most`."""
     doomed = Q(created__lt=timezone.now() - timedelta(seconds=older_than))
     newest_first = Snippet.objects.order_by("-created", "-id")
     boundary = newest_first.values_list("created", "id")[keep_at_most:][:1].first()
     if boundary is not None:
         created, pk = boundary
         doomed |= Q(created__lt=created) | Q(created=created, id__lte=pk)
-    with transaction.atomic():
-        deleted, _by_model = Snippet.objects.filter(doomed).delete()
+    return Snippet.objects.filter(doomed).values_list("id", flat=True)
+
+
+def erase_snippets(*, older_than, keep_at_most, still_ours=lambda: True):
+    """
+    Delete snippets older than `older_than` seconds, and all but the newest
+    `keep_at_most`, in batches of at most `BATCH_SIZE`, each in its own
+    transaction. Return the number deleted.
+
+    Only ids are loaded (a snippet's code and highlighted page can be over a
+    megabyte). Before each batch `still_ours()` is asked, and the run stops if
+    it says no: another eraser holds the lock now. Each deletion sends a
+    `deleted` event once its batch commits.
+    """
+    deleted = 0
+    while still_ours():
+        ids = list(
+            doomed_ids(older_than=older_than, keep_at_most=keep_at_most)[:BATCH_SIZE]
+        )
+        if not ids:
+            break
+        with transaction.atomic():
+            batch, _by_model = Snippet.objects.filter(pk__in=ids).only("id").delete()
+        deleted += batch
     return deleted
+
+
+def extended(lock):
+    """Give `lock` another `LOCK_SECONDS`; return `False` if it is no longer ours."""
+    try:
+        lock.reacquire()
+    except LockNotOwnedError:
+        log.warning("Erase stopped: the lock expired and another process took it")
+        return False
+    return True
 
 
 class Command(BaseCommand):
@@ -50,16 +83,16 @@ class Command(BaseCommand):
 
     def handle(self, *args, older_than=None, **options):
         older_than = settings.SNIPPET_TTL_SECONDS if older_than is None else older_than
-        lock = get_redis().lock(
-            redis_key("erase-lock"), timeout=max(settings.ERASE_INTERVAL_SECONDS, 60)
-        )
+        lock = get_redis().lock(redis_key("erase-lock"), timeout=LOCK_SECONDS)
         if not lock.acquire(blocking=False):
             log.info("Erase skipped: another process is erasing")
             return
         try:
             started = time.perf_counter()
             deleted = erase_snippets(
-                older_than=older_than, keep_at_most=settings.SNIPPETS_MAX
+                older_than=older_than,
+                keep_at_most=settings.SNIPPETS_MAX,
+                still_ours=lambda: extended(lock),
             )
             log.info(
                 "Erased %d snippets (older than %ds, beyond the newest %d) in %.0f ms",
@@ -69,4 +102,5 @@ class Command(BaseCommand):
                 (time.perf_counter() - started) * 1000,
             )
         finally:
-            lock.release()
+            with contextlib.suppress(LockError):  # not ours any more: nothing to do
+                lock.release()
