@@ -2,6 +2,8 @@
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from snippets.models import Snippet
@@ -164,3 +166,15 @@ def test_snippets_are_created_in_time_order_index():
     """`created` is indexed: every list sorts on it."""
     field = Snippet._meta.get_field("created")
     assert field.db_index
+
+
+@pytest.mark.parametrize("url", ["/api/snippets/", "/api/snippets/{pk}/"])
+def test_list_and_detail_never_load_the_highlighted_page(client, url):
+    """The highlighted page, many times the code, is read only to be shown."""
+    snippet = Snippet.objects.create(title="t", code="x = 1")
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url.format(pk=snippet.pk)).status_code == 200
+    assert not any('"highlighted"' in query["sql"] for query in queries)
+    with CaptureQueriesContext(connection) as queries:
+        client.get(f"/api/snippets/{snippet.pk}/highlight/")
+    assert any('"highlighted"' in query["sql"] for query in queries)

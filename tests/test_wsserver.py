@@ -229,17 +229,54 @@ def test_trickled_handshake_is_dropped(slow_server):
         assert sock.recv(1024) == b""  # closed by the server
 
 
-def test_each_bridged_request_is_logged_once_without_the_token(web_server):
-    """One log line per request: id, method, url, status, ms, peer; no token."""
+def test_trickled_body_is_dropped(slow_server):
+    """A request body that stalls is cut off after the timeout, not waited for."""
+    with socket.create_connection(("127.0.0.1", slow_server.port)) as sock:
+        sock.sendall(
+            b"POST /api/snippets/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+        )
+        sock.settimeout(TIMEOUT)
+        assert sock.recv(1024) == b""  # closed by the server
+
+
+def test_each_bridged_request_is_logged_once_without_token_or_query(web_server):
+    """One log line per request: id, method, path, status, ms, peer; no token,
+    and no query string over either transport (it may hold secrets)."""
     token = sign_up_token(web_server, "logged")
     marker = uuid.uuid4().hex
     with connect(web_server.ws_url) as ws:
-        ask(ws, id=marker, url="/api/snippets/", token=token)
+        ask(ws, id=marker, url=f"/api/snippets/?secret={marker}x", token=token)
+    requests.get(f"{web_server.url}/api/snippets/?secret={marker}y")
     lines = [line for line in web_server.log().splitlines() if marker in line]
     assert len(lines) == 1
     assert "GET /api/snippets/ 200" in lines[0]
     assert "ms peer=127.0.0.1" in lines[0]
+    assert f"{marker}x" not in lines[0]
+    assert f"{marker}y" not in web_server.log()
     assert token not in web_server.log()
+
+
+@pytest.mark.parametrize(
+    "request_line, headers",
+    [
+        (b"GET /api/snippets/?page=\xe2\x82\xac HTTP/1.1", b""),
+        (b"GET /api/snippets/ HTTP/1.1", b"Authorization: Bearer \xe2\x82\xac\r\n"),
+        (b"GET /api/snippets/\xed\xa0\x80/ HTTP/1.1", b""),
+    ],
+)
+def test_bytes_outside_ascii_over_http_are_a_client_error(
+    web_server, request_line, headers
+):
+    """What is a 400 over the socket is a 4xx over HTTP too, never a 500."""
+    with socket.create_connection(("127.0.0.1", web_server.port)) as sock:
+        sock.sendall(
+            request_line + b"\r\nHost: 127.0.0.1\r\n" + headers
+            + b"Connection: close\r\n\r\n"
+        )  # fmt: skip
+        sock.settimeout(TIMEOUT)
+        status_line = sock.recv(1024).split(b"\r\n")[0]
+    assert 400 <= int(status_line.split()[1]) < 500, status_line
 
 
 def test_http_responses_that_set_cookies_are_served(web_server):
