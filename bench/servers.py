@@ -69,8 +69,9 @@ def free_port():
 
 
 @contextlib.contextmanager
-def running(kind, *, workers=1):
-    """Run a server of `kind` (web, gthread, echo) and yield `(port, pids)`."""
+def running(kind, *, workers=1, env=None):
+    """Run a server of `kind` (web, gthread, echo) and yield `(port, pids)`;
+    `env` entries override `bench_env()` for it."""
     port = free_port()
     bind = f"127.0.0.1:{port}"
     if kind == "web":
@@ -106,7 +107,11 @@ def running(kind, *, workers=1):
         command = [sys.executable, "-m", "bench.echo", str(port)]
     log = (RESULTS_DIR / f"{kind}.log").open("w")
     process = subprocess.Popen(
-        command, cwd=PROJECT_DIR, env=bench_env(), stdout=log, stderr=subprocess.STDOUT
+        command,
+        cwd=PROJECT_DIR,
+        env=bench_env(**(env or {})),
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_until_serving(port, process)

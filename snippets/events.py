@@ -1,11 +1,14 @@
 """
-Change events: every saved or deleted snippet is published to Redis after its
-transaction commits, whatever made the change (either transport, the admin, a
-shell, the erase job), for the WebSocket processes to fan out to subscribers.
+Change events: every saved or deleted snippet is recorded in the history of
+changes in Redis (a stream, `EVENTS_STREAM`) after its transaction commits,
+whatever made the change (either transport, the admin, a shell, the erase job),
+for the WebSocket processes to fan out to subscribers. The stream entry's id is
+the change's position: subscribers resume from it.
 """
 
 import json
 import logging
+import threading
 
 from django.conf import settings
 from django.db import transaction
@@ -21,16 +24,26 @@ from snippets.serializers import SnippetSerializer
 log = logging.getLogger(__name__)
 
 
+# A change this process could not record (Redis unreachable at commit). The next
+# record it makes is preceded by a `resync`, so no subscriber is left wrong in
+# silence; the fan-out also sends one when its own link comes back.
+unrecorded = threading.Event()
+RESYNC = json.dumps({"event": "resync"})
+
+
 def publish(event):
-    """Publish `event` once; delivery is at-most-once, so a Redis fault is logged."""
+    """Append `event` to the history; a Redis fault is logged and remembered."""
+    client = get_redis()
+    options = {"maxlen": settings.EVENTS_HISTORY, "approximate": False}
     try:
-        get_redis().publish(
-            settings.EVENTS_CHANNEL, json.dumps(event, separators=(",", ":"))
-        )
+        if unrecorded.is_set():
+            client.xadd(settings.EVENTS_STREAM, {"event": RESYNC}, **options)
+            unrecorded.clear()
+        encoded = json.dumps(event, separators=(",", ":"))
+        client.xadd(settings.EVENTS_STREAM, {"event": encoded}, **options)
     except RedisError as exc:
-        log.warning(
-            "Event not published (%s): %s %s", exc, event["event"], event["url"]
-        )
+        unrecorded.set()
+        log.warning("Event not recorded (%s): %s %s", exc, event["event"], event["url"])
 
 
 def snippet_event(name, snippet):

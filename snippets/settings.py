@@ -155,8 +155,10 @@ if not REDIS_URL:
 # Every key and channel this app writes starts with this prefix, so several
 # deployments (or test runs) can share one Redis; nothing ever flushes it.
 REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "snippets")
-# Where the app publishes change events and every web process listens.
-EVENTS_CHANNEL = f"{REDIS_KEY_PREFIX}:events"
+# The history of changes (a Redis stream) that the app appends to and every web
+# process reads; positions in it let subscribers resume. Capped at this length.
+EVENTS_STREAM = f"{REDIS_KEY_PREFIX}:events"
+EVENTS_HISTORY = env_int("EVENTS_HISTORY", 10_000)
 # Fail fast (and say so) rather than hang on a stuck Redis.
 REDIS_TIMEOUT_SECONDS = env_int("REDIS_TIMEOUT_SECONDS", 5)
 # Heroku-style Redis add-ons serve `rediss://` with a self-signed certificate;

@@ -44,7 +44,7 @@ SERVER_SECRET_KEY = "test-secret-key-shared-by-every-test-process"
 def fresh_redis_keys(settings):
     """Give each test its own key prefix (throttle buckets start empty)."""
     settings.REDIS_KEY_PREFIX = f"test:{uuid.uuid4().hex}"
-    settings.EVENTS_CHANNEL = f"{settings.REDIS_KEY_PREFIX}:events"
+    settings.EVENTS_STREAM = f"{settings.REDIS_KEY_PREFIX}:events"
     # In-process tests need no collected manifest; server processes use the
     # real one, which `make test` builds first (as a deploy's build does).
     settings.STORAGES = {

@@ -12,3 +12,5 @@ from snippets.settings import *  # noqa: F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # `/test/wait/<key>/`, a view that blocks until the test releases it.
 ROOT_URLCONF = "tests.slow_urls"
+# `X-Test-Wait: <key>` makes any request wait for the test, before the view.
+MIDDLEWARE = [*MIDDLEWARE, "tests.slow_urls.WaitMiddleware"]  # noqa: F405

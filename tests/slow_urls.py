@@ -30,3 +30,17 @@ def release(key):
 
 
 urlpatterns = [path("test/wait/<str:key>/", wait), *app_urlpatterns]
+
+
+class WaitMiddleware:
+    """A request with `X-Test-Wait: <key>` waits, before any view, until the test
+    releases `key`: a slow request made deterministic, for any URL."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        key = request.headers.get("X-Test-Wait")
+        if key:
+            wait(request, key)
+        return self.get_response(request)

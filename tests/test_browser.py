@@ -9,7 +9,7 @@ import pytest
 import requests
 from playwright.sync_api import expect, sync_playwright
 
-from tests.conftest import ARTIFACTS_DIR, PASSWORD
+from tests.conftest import ARTIFACTS_DIR, EVENT_TIMEOUT_SECONDS, PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -24,6 +24,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 XSS = '<img src=x onerror="window.__xss = 1">'
+# A loaded machine may take seconds to reconnect or render; a broken page still
+# fails, only later.
+expect.set_options(timeout=EVENT_TIMEOUT_SECONDS * 1000)
 
 
 @pytest.fixture(scope="module")

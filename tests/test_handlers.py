@@ -13,6 +13,7 @@ import socket
 import threading
 
 import pytest
+from django.conf import settings
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.testing import AsyncHTTPTestCase, gen_test
 from tornado.websocket import websocket_connect
@@ -24,6 +25,7 @@ from wsserver.app import SocketApplication
 from wsserver.budget import FrameBudget
 from wsserver.config import ServerConfig
 from wsserver.events import EventFanout
+from wsserver.history import History
 
 BAD_FRAMES = [
     ("{nope", None),
@@ -90,9 +92,12 @@ class HandlerTestCase(AsyncHTTPTestCase):
 
     def get_app(self):
         self.wsgi_app = StubApp()
-        fanout = EventFanout(
-            redis_url="redis://never-used.invalid", channel="none", redis_options={}
+        history = History(
+            redis_url=settings.REDIS_URL,
+            stream=settings.EVENTS_STREAM,
+            redis_options=settings.REDIS_OPTIONS,
         )
+        fanout = EventFanout(history=history)
         return SocketApplication(
             wsgi_app=self.wsgi_app,
             config=ServerConfig.from_settings(**self.config),

@@ -15,12 +15,11 @@ from django.test import Client
 from websockets.sync.client import connect
 
 from snippets.redis_client import get_redis
-from tests.conftest import free_port
+from tests.conftest import EVENT_TIMEOUT_SECONDS, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 STARTUP_TIMEOUT_SECONDS = 30
-EVENT_TIMEOUT_SECONDS = 10
 
 
 def make_self_signed_certificate(directory):
@@ -138,6 +137,7 @@ def test_tls_redis_with_cert_checks_off_serves_health_api_and_events(
         created = response.json()
         event = json.loads(ws.recv(timeout=EVENT_TIMEOUT_SECONDS))
     shown = requests.get(f"{server.url}{created['url']}", timeout=10).json()
+    assert event.pop("position")
     assert event == {"event": "created", "url": created["url"], "data": shown}
 
 

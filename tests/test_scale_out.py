@@ -38,7 +38,7 @@ def test_two_webs_and_two_clocks_share_every_change_and_erase_each_snippet_once(
     prefix = f"test:scale:{uuid.uuid4().hex}"
     # This process's own changes (the ORM, below) are announced to the servers.
     settings.REDIS_KEY_PREFIX = prefix
-    settings.EVENTS_CHANNEL = f"{prefix}:events"
+    settings.EVENTS_STREAM = f"{prefix}:events"
     webs = [server_factory(REDIS_KEY_PREFIX=prefix) for _ in range(2)]
     with connect(webs[0].ws_url) as first, connect(webs[1].ws_url) as second:
         clients = [first, second]

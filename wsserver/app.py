@@ -16,6 +16,7 @@ from wsserver.bridge import Bridge
 from wsserver.config import ServerConfig
 from wsserver.events import EventFanout
 from wsserver.handlers import ApiSocketHandler
+from wsserver.history import History
 from wsserver.http import BodyLimit, DjangoContainer, log_request
 from wsserver.hub import Hub
 from wsserver.wsgi import WSGIApp
@@ -66,11 +67,12 @@ def make_app(**config_overrides) -> SocketApplication:
     config = ServerConfig.from_settings(**config_overrides)
     # Each connection is a file descriptor; many systems start at a soft 1024.
     raise_open_file_limit(config.max_connections + 256)
-    fanout = EventFanout(
+    history = History(
         redis_url=settings.REDIS_URL,
-        channel=settings.EVENTS_CHANNEL,
+        stream=settings.EVENTS_STREAM,
         redis_options=settings.REDIS_OPTIONS,
     )
+    fanout = EventFanout(history=history)
     return SocketApplication(wsgi_app=wsgi_app, config=config, fanout=fanout)
 
 

@@ -1,26 +1,32 @@
-"""How many frames one connection may send: a token bucket."""
+"""How many frames one connection may send: token buckets."""
 
 import time
 
 
 class FrameBudget:
-    """A token bucket of `rate` frames a second (and as many at once)."""
+    """`rate` frames a second (and as many at once); past that, frames are
+    refused, and a client that keeps sending runs out of refusals at the same
+    rate: then it is `exhausted`."""
 
     def __init__(self, rate: float, *, clock=time.monotonic):
         self.rate = rate
         self.clock = clock
-        self.tokens = rate
+        self.tokens = self.refusals = rate
         self.updated = clock()
-        self.refused_in_a_row = 0
 
     def spend(self) -> bool:
         """Return `True` if one more frame is within the budget, and count it."""
         now = self.clock()
-        self.tokens = min(self.rate, self.tokens + (now - self.updated) * self.rate)
+        refill = (now - self.updated) * self.rate
         self.updated = now
-        if self.tokens < 1:
-            self.refused_in_a_row += 1
-            return False
-        self.tokens -= 1
-        self.refused_in_a_row = 0
-        return True
+        self.tokens = min(self.rate, self.tokens + refill)
+        self.refusals = min(self.rate, self.refusals + refill)
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        self.refusals -= 1
+        return False
+
+    @property
+    def exhausted(self) -> bool:
+        return self.refusals < 0

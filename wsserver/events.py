@@ -1,11 +1,13 @@
 """
-Event fan-out: one Redis subscription per process, delivered to the subscribers
-of a URL at or above the event's URL.
+Event fan-out: one reader of the history per process, delivering each change to
+the subscriptions at or above its URL, in order, once.
 
-App-agnostic: an event is `{"event", "url", "data"}` on one Redis channel; a
-subscription to `/api/snippets/` hears `/api/snippets/12/`, and a subscription to
+App-agnostic: a change is `{"event", "url", "data"}` in the history; a
+subscription to `/api/snippets/` hears `/api/snippets/12/`, and one to
 `/api/snippets/12/` hears only that resource. static/js/client.js matches event
-URLs by the same rule (`hears`).
+URLs by the same rule (`hears`). A subscription starts at a position: every
+change after it is delivered, replayed from the history where the reader has
+already passed it, or the subscriber is told to refetch (`resync`).
 """
 
 from __future__ import annotations
@@ -13,23 +15,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
-import redis.asyncio as redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+
+from wsserver.history import Entry, History, Position, StreamId
 
 log = logging.getLogger(__name__)
 
 RECONNECT_MIN_SECONDS = 0.1
 RECONNECT_MAX_SECONDS = 5.0
-RESYNC = json.dumps({"event": "resync"})
 
 
 class Subscriber(Protocol):
-    """Anything that takes serialized frames: a WebSocket handler, in practice."""
+    """Anything that takes serialized frames: a socket or an event stream."""
 
     def send_text(self, text: str) -> None: ...
 
@@ -51,130 +52,137 @@ def ancestor_paths(url: str) -> list[str]:
     return paths
 
 
-def event_url(text: str | bytes) -> str | None:
-    """The URL of a published event, or `None` if `text` is not one: a JSON
-    object with a string `event` and a site-relative `url`."""
-    try:
-        event = json.loads(text)
-    except ValueError:  # not JSON, or not UTF-8
-        return None
-    if not isinstance(event, dict) or not isinstance(event.get("event"), str):
-        return None
-    url = event.get("url")
-    if not isinstance(url, str) or not url.startswith("/") or url.startswith("//"):
-        return None
-    return url
+@dataclass(eq=False)
+class Subscription:
+    """One subscriber listening under one path, from `floor` on. While it is
+    being caught up from the history, live changes wait in `backlog`."""
+
+    subscriber: Subscriber
+    path: str
+    floor: StreamId
+    backlog: list[Entry] | None = field(default_factory=list)
+
+    def take(self, entry: Entry) -> bool:
+        """Return `True` if `entry` is to be sent now; keep order, drop repeats."""
+        if entry.id <= self.floor:
+            return False
+        if self.backlog is not None:
+            self.backlog.append(entry)
+            return False
+        self.floor = entry.id
+        return True
 
 
 class EventFanout:
-    """The subscriptions of this process and the Redis listener that feeds them.
+    """The subscriptions of this process and the history reader feeding them."""
 
-    It owns both indexes (path -> subscribers, subscriber -> paths); nothing else
-    keeps track of who listens to what.
-    """
+    def __init__(self, *, history: History):
+        self.history = history
+        self.subscriptions: dict[str, dict[Subscriber, Subscription]] = {}
+        self.paths: dict[Subscriber, set[str]] = {}
+        self.epoch: str | None = None
+        self.cursor: StreamId | None = None  # the last change read
+        self._reader: asyncio.Task | None = None
+        self._reading = asyncio.Event()
 
-    def __init__(self, *, redis_url: str, channel: str, redis_options: dict):
-        self.redis_url = redis_url
-        self.channel = channel
-        self.redis_options = redis_options
-        self.subscribers: dict[str, set[Subscriber]] = defaultdict(set)
-        self.paths: dict[Subscriber, set[str]] = defaultdict(set)
-        self._listener: asyncio.Task | None = None
+    async def position(self) -> Position:
+        """Where the history stands now (for a snapshot about to be read)."""
+        await self._start()
+        return await self.history.position()
 
-    def subscribe(self, subscriber: Subscriber, url: str) -> None:
-        path = subscription_path(url)
-        self.subscribers[path].add(subscriber)
-        self.paths[subscriber].add(path)
-        if self._listener is None:
-            self._listener = asyncio.ensure_future(self._listen_forever())
+    async def subscribe(
+        self, subscriber: Subscriber, url: str, *, after: Position
+    ) -> Subscription | None:
+        """Listen to `url` from `after` on; `None` if the history no longer holds
+        everything since (the caller sends a snapshot instead). The subscription
+        hears nothing until `catch_up` has run."""
+        await self._start()
+        if not await self.history.reaches_back_to(after):
+            return None
+        subscription = Subscription(subscriber, subscription_path(url), after.id)
+        self.subscriptions.setdefault(subscription.path, {})[subscriber] = subscription
+        self.paths.setdefault(subscriber, set()).add(subscription.path)
+        return subscription
+
+    async def catch_up(self, subscription: Subscription) -> None:
+        """Send what the reader passed before `subscription` began, then what came
+        while that was read; from then on the subscription is live."""
+        missed = await self.history.between(subscription.floor, self.cursor, self.epoch)
+        for entry in [*missed, *subscription.backlog]:
+            if entry.id > subscription.floor and _hears(subscription, entry):
+                subscription.floor = entry.id
+                subscription.subscriber.send_text(entry.text)
+        subscription.backlog = None
 
     def unsubscribe(self, subscriber: Subscriber, url: str) -> bool:
         """Stop `subscriber` hearing `url`; return `False` if it was not subscribed."""
         path = subscription_path(url)
-        paths = self.paths.get(subscriber, set())
-        if path not in paths:
+        if path not in self.paths.get(subscriber, ()):
             return False
-        paths.discard(path)
-        if not paths:
-            del self.paths[subscriber]
         self._discard(subscriber, path)
         return True
 
     def unsubscribe_all(self, subscriber: Subscriber) -> None:
-        for path in self.paths.pop(subscriber, ()):
+        for path in list(self.paths.get(subscriber, ())):
             self._discard(subscriber, path)
 
     def _discard(self, subscriber: Subscriber, path: str) -> None:
-        subscribers = self.subscribers.get(path)
-        if subscribers is not None:
-            subscribers.discard(subscriber)
-            if not subscribers:
-                del self.subscribers[path]
+        self.paths[subscriber].discard(path)
+        if not self.paths[subscriber]:
+            del self.paths[subscriber]
+        del self.subscriptions[path][subscriber]
+        if not self.subscriptions[path]:
+            del self.subscriptions[path]
 
-    def deliver(self, text: str | bytes) -> None:
-        """Send one published event to every subscriber that hears it, once each.
-
-        Anything can publish on the channel (Redis is shared by design): what is
-        not an event is logged and skipped, never trusted.
-        """
-        url = event_url(text)
-        if url is None:
-            log.warning("Ignoring a malformed event: %.80r", text)
-            return
-        if isinstance(text, bytes):
-            text = text.decode()
-        subscribers = set()
-        for path in ancestor_paths(url):
-            subscribers.update(self.subscribers.get(path, ()))
-        for subscriber in subscribers:
-            subscriber.send_text(text)
+    def deliver(self, entry: Entry) -> None:
+        """Send one change to every subscriber that hears it, once each."""
+        if entry.url is None:  # a change that could not be recorded: refetch
+            return self.resync()
+        sent = set()
+        for path in ancestor_paths(entry.url):
+            for subscriber, subscription in self.subscriptions.get(path, {}).items():
+                if subscription.take(entry) and subscriber not in sent:
+                    sent.add(subscriber)
+                    subscriber.send_text(entry.text)
 
     def resync(self) -> None:
-        """Tell every subscriber that events may have been missed."""
-        for subscriber in list(self.paths):
-            subscriber.send_text(RESYNC)
+        """Tell every subscription that changes were lost: fetch again."""
+        for path, subscriptions in self.subscriptions.items():
+            text = json.dumps({"event": "resync", "url": path})
+            for subscriber in subscriptions:
+                subscriber.send_text(text)
 
-    async def _relay(self, pubsub) -> None:
-        """Deliver what the channel carries. A link silent for a whole timeout is
-        pinged, and one that does not answer by the next is taken for dead: a
-        half-open connection would otherwise keep every subscriber waiting for
-        events that never come, and nothing would say so."""
-        timeout = self.redis_options.get("socket_timeout") or RECONNECT_MAX_SECONDS
-        pinged = False
-        while True:
-            message = await pubsub.get_message(timeout=timeout)
-            if message is not None:
-                pinged = False
-                if message["type"] == "message":
-                    self.deliver(message["data"])
-            elif pinged:
-                raise RedisConnectionError(f"no answer to a PING in {timeout}s")
-            else:
-                await pubsub.ping()
-                pinged = True
+    async def _start(self) -> None:
+        if self._reader is None:
+            self._reader = asyncio.ensure_future(self._read_forever())
+        await self._reading.wait()
 
-    async def _listen_forever(self) -> None:
+    async def _read_forever(self) -> None:
         delay = RECONNECT_MIN_SECONDS
-        first = True
         while True:
-            client = redis.Redis.from_url(self.redis_url, **self.redis_options)
             try:
-                async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(self.channel)
-                    if not first:
-                        log.info(
-                            "Event subscription restored; asking clients to resync"
-                        )
-                        self.resync()
-                    first = False
-                    delay = RECONNECT_MIN_SECONDS
-                    await self._relay(pubsub)
+                await self._resume()
+                delay = RECONNECT_MIN_SECONDS
+                while True:
+                    for entry in await self.history.read_after(self.cursor, self.epoch):
+                        self.cursor = entry.id
+                        self.deliver(entry)
             except (RedisError, OSError) as exc:
-                first = False
-                log.warning(
-                    "Event subscription lost (%s); retrying in %.1fs", exc, delay
-                )
+                log.warning("History unreadable (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECONNECT_MAX_SECONDS)
-            finally:
-                await client.aclose()
+
+    async def _resume(self) -> None:
+        """Go on from the last change read; if the history lost it, resync."""
+        if self.cursor is not None:
+            if await self.history.reaches_back_to(Position(self.epoch, self.cursor)):
+                return
+            log.warning("History lost (Redis restarted?); asking clients to resync")
+            self.resync()
+        latest = await self.history.position()
+        self.epoch, self.cursor = latest.epoch, latest.id
+        self._reading.set()
+
+
+def _hears(subscription: Subscription, entry: Entry) -> bool:
+    return entry.url is not None and subscription.path in ancestor_paths(entry.url)

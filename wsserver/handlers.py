@@ -14,6 +14,8 @@ from tornado.websocket import WebSocketHandler
 from wsserver import handshake
 from wsserver.bridge import is_json
 from wsserver.budget import FrameBudget
+from wsserver.events import Subscription
+from wsserver.history import Position
 from wsserver.protocol import BadMessage, Message, parse_message, reply
 from wsserver.sending import CLOSE_POLICY_VIOLATION, BoundedSender
 
@@ -80,6 +82,8 @@ class ApiSocketHandler(BoundedSender, WebSocketHandler):
         self.hub.remove(self)
 
     def on_message(self, message):
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            return  # closed (over budget, say): what is still buffered is ignored
         self.last_frame_at = time.monotonic()
         if not self.budget.spend():
             return self._over_budget()
@@ -108,7 +112,7 @@ class ApiSocketHandler(BoundedSender, WebSocketHandler):
 
     def _over_budget(self) -> None:
         rate = self.config.frames_per_second
-        if self.budget.refused_in_a_row > rate:  # a second's worth, ignored
+        if self.budget.exhausted:  # refused for a second's worth, and went on
             log.warning("Closing %s: over its frame budget", self.address)
             return self.close(CLOSE_POLICY_VIOLATION, "Too many frames.")
         detail = f"More than {rate} frames a second on this connection; slow down."
@@ -122,9 +126,10 @@ class ApiSocketHandler(BoundedSender, WebSocketHandler):
     async def serve(self, message: Message) -> None:
         """Answer one message through the bridge; SUBSCRIBE is a GET that listens."""
         started = time.perf_counter()
+        subscription = None
         try:
             if message.method == "SUBSCRIBE":
-                answer = await self.subscribe(message)
+                answer, subscription = await self.subscribe(message)
             else:
                 answer = await self.hub.call_bridge(message, self.peer)
         except Exception:  # deliberately broad: any failure is this message's 500
@@ -140,22 +145,35 @@ class ApiSocketHandler(BoundedSender, WebSocketHandler):
             self.peer.remote_addr,
         )
         self.send(answer)
+        if subscription is not None:  # what changed since, after the reply
+            await self.hub.fanout.catch_up(subscription)
 
-    async def subscribe(self, message: Message) -> dict:
+    async def subscribe(self, message: Message) -> tuple[dict, Subscription | None]:
         """A GET through the bridge (so authentication, permissions and throttles
-        decide); only a JSON resource answered 2xx subscribes, and only after it."""
+        decide); a JSON resource answered 2xx is then heard from the position
+        taken before the GET read it, or from `since` if the history reaches."""
         fanout = self.hub.fanout
         if len(fanout.paths.get(self, ())) >= self.config.max_subscriptions:
             detail = f"At most {self.config.max_subscriptions} subscriptions."
-            return reply(status=429, detail=detail, **message.echo)
-        get = replace(message, method="GET")
+            return reply(status=429, detail=detail, **message.echo), None
+        since = None if message.since is None else Position.parse(message.since)
+        if message.since is not None and since is None:
+            detail = "'since' is not a position of this server."
+            return reply(status=400, detail=detail, **message.echo), None
+        snapshot_at = await fanout.position()
+        get = replace(message, method="GET", since=None)
         answer = {**await self.hub.call_bridge(get, self.peer), **message.echo}
         if not 200 <= answer["status"] < 300:
-            return answer
+            return answer, None
         if not is_json(answer["headers"].get("Content-Type", "")):
             detail = "Only JSON resources can be subscribed; this one is not."
-            return reply(status=400, detail=detail, **message.echo)
-        # A connection that closed while its GET ran has nothing to hear.
-        if self in self.hub.connections:
-            fanout.subscribe(self, message.url)
-        return answer
+            return reply(status=400, detail=detail, **message.echo), None
+        if self not in self.hub.connections:  # closed while the GET ran
+            return answer, None
+        resumed = since and await fanout.subscribe(self, message.url, after=since)
+        if resumed:
+            answer.pop("data", None)
+            return {**answer, "recovered": True, "position": str(since)}, resumed
+        subscription = await fanout.subscribe(self, message.url, after=snapshot_at)
+        recovered = {"recovered": False} if since else {}
+        return {**answer, **recovered, "position": str(snapshot_at)}, subscription

@@ -88,6 +88,7 @@ class Message:
     data: object = None
     token: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    since: str | None = None  # SUBSCRIBE only: resume after this position
 
     @property
     def echo(self) -> dict:
@@ -128,7 +129,7 @@ def _load_object(text: str) -> dict:
 def _message(frame: dict, *, method, url) -> Message:
     if not _valid_id(frame.get("id")):
         raise _Invalid(
-            f"'id' must be a string of at most {MAX_ID_LENGTH} characters or a number."
+            f"'id' must be a string of {MAX_ID_LENGTH} at most, or a number."
         )
     if not _valid_method(method):
         raise _Invalid(f"'method' must be one of {', '.join(METHODS)}.")
@@ -143,13 +144,18 @@ def _message(frame: dict, *, method, url) -> Message:
         raise _Invalid("Give either 'token' or an Authorization header.")
     if method in QUERY_METHODS and frame.get("data") is not None:
         _check_query_data(frame["data"], method)
-    return Message(url, method, frame.get("id"), frame.get("data"), token, headers)
+    if (since := frame.get("since")) is not None and not _short_string(since):
+        raise _Invalid("'since' must be a position: a string.")
+    data = frame.get("data")
+    return Message(url, method, frame.get("id"), data, token, headers, since)
+
+
+def _short_string(value) -> bool:
+    return isinstance(value, str) and len(value) <= MAX_ID_LENGTH
 
 
 def _valid_id(value) -> bool:
-    if isinstance(value, str):
-        return len(value) <= MAX_ID_LENGTH
-    return value is None or type(value) in (int, float)  # not bool
+    return value is None or _short_string(value) or type(value) in (int, float)
 
 
 def _valid_method(value) -> bool:

@@ -1,0 +1,189 @@
+"""
+Gap-free events: every change after a snapshot is delivered once, in order, or
+the subscriber is told to refetch. Positions, resume with `since`, and faults,
+over real processes and a real Redis.
+"""
+
+import json
+import uuid
+
+import pytest
+import redis
+import requests
+from redis.exceptions import ConnectionError as RedisConnectionError
+from websockets.sync.client import connect
+
+from snippets import localredis
+from snippets.models import Snippet
+from snippets.redis_client import get_redis
+from tests.conftest import EVENT_TIMEOUT_SECONDS
+from tests.slow_urls import release, wait_entered
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PREFIX = f"test:positions:{uuid.uuid4().hex}"
+
+
+@pytest.fixture(scope="module")
+def server(server_factory):
+    return server_factory(REDIS_KEY_PREFIX=PREFIX)
+
+
+@pytest.fixture(scope="module")
+def other_server(server_factory):
+    return server_factory(REDIS_KEY_PREFIX=PREFIX)
+
+
+@pytest.fixture(autouse=True)
+def shared_prefix(settings):
+    """Changes made in this test process are recorded in the servers' history."""
+    settings.REDIS_KEY_PREFIX = PREFIX
+    settings.EVENTS_STREAM = f"{PREFIX}:events"
+
+
+def receive(ws):
+    return json.loads(ws.recv(timeout=EVENT_TIMEOUT_SECONDS))
+
+
+def subscribe(ws, url="/api/snippets/", **fields):
+    ws.send(json.dumps({"id": "sub", "method": "SUBSCRIBE", "url": url, **fields}))
+    return receive(ws)
+
+
+def post(server, title):
+    response = requests.post(
+        f"{server.url}/api/snippets/", json={"title": title, "code": "1"}
+    )
+    assert response.status_code == 201
+    return response.json()
+
+
+def test_change_committed_while_the_snapshot_is_read_is_delivered(server):
+    """A change that commits while SUBSCRIBE's GET runs is not lost between the
+    snapshot and the stream: the reply's position comes before the GET."""
+    key = uuid.uuid4().hex
+    with connect(server.ws_url) as ws:
+        ws.send(
+            json.dumps(
+                {
+                    "id": "sub",
+                    "method": "SUBSCRIBE",
+                    "url": "/api/snippets/",
+                    "headers": {"X-Test-Wait": key},
+                }
+            )
+        )
+        wait_entered(key)
+        snippet = Snippet.objects.create(title="during the GET", code="1")
+        release(key)
+        reply = receive(ws)
+        event = receive(ws)
+    assert reply["status"] == 200
+    assert reply["position"] < event["position"]
+    assert (event["event"], event["url"]) == ("created", f"/api/snippets/{snippet.pk}/")
+
+
+def test_resume_delivers_exactly_what_was_missed_in_order(server, other_server):
+    """Subscribe, go away, three changes elsewhere, resume with `since`: the reply
+    says `recovered` and carries no snapshot; the three changes follow in order."""
+    with connect(server.ws_url) as ws:
+        position = subscribe(ws)["position"]
+    created = post(other_server, "while away")
+    url = created["url"]
+    requests.patch(f"{other_server.url}{url}", json={"title": "x"})  # 401: no change
+    Snippet.objects.filter(pk=created["id"]).update(title="not announced")
+    Snippet.objects.get(pk=created["id"]).save()
+    Snippet.objects.get(pk=created["id"]).delete()
+    with connect(server.ws_url) as ws:
+        reply = subscribe(ws, since=position)
+        events = [receive(ws) for _ in range(3)]
+        marker = post(other_server, "after")
+        assert receive(ws)["url"] == marker["url"]  # and nothing in between
+    assert reply["status"] == 200
+    assert reply["recovered"] is True
+    assert "data" not in reply
+    assert [(e["event"], e["url"]) for e in events] == [
+        ("created", url),
+        ("updated", url),
+        ("deleted", url),
+    ]
+    assert [e["position"] for e in events] == sorted(e["position"] for e in events)
+
+
+def test_resume_from_before_the_history_gets_a_fresh_snapshot(server_factory):
+    """When the capped history no longer reaches back, `recovered` is false and
+    the reply carries a snapshot, as a first SUBSCRIBE does."""
+    short = server_factory(
+        REDIS_KEY_PREFIX=f"test:short:{uuid.uuid4().hex}", EVENTS_HISTORY=2
+    )
+    with connect(short.ws_url) as ws:
+        position = subscribe(ws)["position"]
+    for number in range(3):
+        post(short, f"trimmed {number}")
+    with connect(short.ws_url) as ws:
+        reply = subscribe(ws, since=position)
+    assert reply["status"] == 200
+    assert reply["recovered"] is False
+    assert reply["data"]["count"] >= 3
+    assert reply["position"] > position
+
+
+@pytest.mark.parametrize("since", ["nonsense", "", "ab:cd", 5])
+def test_since_that_is_no_position_is_400(server, since):
+    """A `since` that is not a position at all is refused."""
+    with connect(server.ws_url) as ws:
+        reply = subscribe(ws, since=since)
+    assert reply["status"] == 400
+
+
+def test_since_from_another_history_gets_a_snapshot(server):
+    """A well-formed position of a history that is gone is not recovered from."""
+    with connect(server.ws_url) as ws:
+        reply = subscribe(ws, since="0badf00d:1-0")
+    assert (reply["status"], reply["recovered"]) == (200, False)
+    assert "results" in reply["data"]
+
+
+def test_change_that_could_not_be_recorded_is_followed_by_resync(server, monkeypatch):
+    """If Redis fails when a change commits, the next recorded change is preceded
+    by `resync`: subscribers are told, never left wrong in silence."""
+    client = get_redis()
+    xadd = client.xadd
+    failures = iter([RedisConnectionError("injected")])
+
+    def failing_once(*args, **kwargs):
+        for failure in failures:
+            raise failure
+        return xadd(*args, **kwargs)
+
+    monkeypatch.setattr(client, "xadd", failing_once)
+    with connect(server.ws_url) as ws:
+        subscribe(ws)
+        Snippet.objects.create(title="lost", code="1")
+        recorded = Snippet.objects.create(title="recorded", code="1")
+        resync = receive(ws)
+        event = receive(ws)
+    assert resync == {"event": "resync", "url": "/api/snippets/"}
+    assert event["url"] == f"/api/snippets/{recorded.pk}/"
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A Redis of this test's own, whose clients may be killed."""
+    url = localredis.ensure_running(tmp_path, "positions-redis")
+    yield url
+    localredis.stop(tmp_path, "positions-redis")
+
+
+def test_killed_history_connection_misses_nothing(server_factory, own_redis):
+    """When the fan-out's Redis connection is killed, it reads on from where it
+    was: changes made meanwhile arrive, and no resync is needed."""
+    server = server_factory(REDIS_URL=own_redis, REDIS_TIMEOUT_SECONDS=1)
+    admin = redis.Redis.from_url(own_redis)
+    with connect(server.ws_url) as ws:
+        subscribe(ws)
+        admin.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+        created = [post(server, f"after the kill {n}") for n in range(3)]
+        events = [receive(ws) for _ in created]
+    assert [e["url"] for e in events] == [c["url"] for c in created]
+    assert all(e["event"] == "created" for e in events)
