@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import socket
+from datetime import timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from tornado import httputil
+from tornado import gen, httputil
 from tornado.ioloop import IOLoop
+from tornado.iostream import StreamClosedError
 from tornado.web import RequestHandler
 from tornado.wsgi import WSGIContainer
 
@@ -18,6 +22,9 @@ if TYPE_CHECKING:
     from wsserver.hub import Hub
 
 access_log = logging.getLogger("tornado.access")
+# After refusing a body: how long, and how many reads, to discard the rest.
+LINGER_SECONDS = 2
+LINGER_READS = 64
 
 
 def log_request(handler: RequestHandler) -> None:
@@ -93,6 +100,24 @@ def respond(
     log_path(logging.WARNING, status, request)
 
 
+async def close_lingering(stream, response: bytes) -> None:
+    """Send `response`, then close the way HTTP servers do when a client may
+    still be sending: our side first, then a short while discarding what comes.
+    Closing at once would reset the connection, and the reset can destroy the
+    response before the client reads it."""
+    with contextlib.suppress(StreamClosedError, OSError, TimeoutError):
+        await stream.write(response)
+        stream.socket.shutdown(socket.SHUT_WR)
+        deadline = IOLoop.current().time() + LINGER_SECONDS
+        for _ in range(LINGER_READS):
+            remaining = deadline - IOLoop.current().time()
+            await gen.with_timeout(
+                timedelta(seconds=max(remaining, 0)),
+                stream.read_bytes(64 * 1024, partial=True),
+            )
+    stream.close()
+
+
 class BodyLimit(httputil.HTTPMessageDelegate):
     """Refuse a request whose `Content-Length` passes `limit` with 413 before
     reading any of its body. (A chunked body passing the limit is cut off by
@@ -118,9 +143,7 @@ class BodyLimit(httputil.HTTPMessageDelegate):
         )
         # Detached, the connection reads no more of this request.
         stream = self.connection.detach()
-        stream.write((head + body).encode()).add_done_callback(
-            lambda _written: stream.close()
-        )
+        IOLoop.current().spawn_callback(close_lingering, stream, (head + body).encode())
         access_log.warning("413 refused a request body of %d bytes", length)
 
     def data_received(self, chunk):
