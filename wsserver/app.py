@@ -19,9 +19,11 @@ from wsserver.handlers import ApiSocketHandler
 from wsserver.history import History
 from wsserver.http import BodyLimit, DjangoContainer, log_request
 from wsserver.hub import Hub
+from wsserver.sse import EventStreamHandler
 from wsserver.wsgi import WSGIApp
 
 WEBSOCKET_PATH = r"/ws/api"
+EVENT_STREAM_PATH = r"/ws/events"
 
 
 class SocketApplication(tornado.web.Application):
@@ -35,15 +37,13 @@ class SocketApplication(tornado.web.Application):
         self.config = config
         executor = ThreadPoolExecutor(config.threads, thread_name_prefix="django")
         self.hub = Hub(
-            bridge=Bridge(wsgi_app),
-            executor=executor,
-            fanout=fanout,
-            capacity=config.threads + config.max_queued_requests,
+            bridge=Bridge(wsgi_app), executor=executor, fanout=fanout, config=config
         )
         django = DjangoContainer(wsgi_app, hub=self.hub)
         super().__init__(
             [
                 (WEBSOCKET_PATH, ApiSocketHandler),
+                (EVENT_STREAM_PATH, EventStreamHandler),
                 (r".*", tornado.web.FallbackHandler, {"fallback": django}),
             ],
             websocket_max_message_size=config.max_message_bytes,

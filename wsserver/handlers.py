@@ -6,16 +6,12 @@ import asyncio
 import json
 import logging
 import time
-from dataclasses import replace
 from urllib.parse import urlsplit
 
 from tornado.websocket import WebSocketHandler
 
 from wsserver import handshake
-from wsserver.bridge import is_json
 from wsserver.budget import FrameBudget
-from wsserver.events import Subscription
-from wsserver.history import Position
 from wsserver.protocol import BadMessage, Message, parse_message, reply
 from wsserver.sending import CLOSE_POLICY_VIOLATION, BoundedSender
 
@@ -39,22 +35,14 @@ class ApiSocketHandler(BoundedSender, WebSocketHandler):
 
     async def get(self, *args, **kwargs):
         # Refuse before the upgrade, so a client sees a plain HTTP status.
-        if not handshake.host_allowed(self.request):
-            return self._refuse(400, "Host not allowed.")
+        refusal = self.hub.refusal(self.request, self.address)
+        if refusal:
+            return self._refuse(*refusal)
         # Checked here, exactly: Tornado's own check would also take a page of
         # another scheme on this host and port.
         origin = self.request.headers.get("Origin")
         if origin is not None and not self.check_origin(origin):
             return self._refuse(403, "Origin not allowed.")
-        if self.hub.draining:
-            return self._refuse(503, "Server is shutting down; reconnect shortly.")
-        if len(self.hub.connections) >= self.config.max_connections:
-            return self._refuse(
-                503, "Too many connections to this server; retry later."
-            )
-        limit = self.config.max_connections_per_address
-        if self.hub.connections_from(self.address) >= limit:
-            return self._refuse(429, f"At most {limit} connections per address.")
         await super().get(*args, **kwargs)
 
     def _refuse(self, status: int, detail: str) -> None:
@@ -129,7 +117,9 @@ class ApiSocketHandler(BoundedSender, WebSocketHandler):
         subscription = None
         try:
             if message.method == "SUBSCRIBE":
-                answer, subscription = await self.subscribe(message)
+                answer, subscription = await self.hub.subscribe(
+                    self, message, self.peer, limit=self.config.max_subscriptions
+                )
             else:
                 answer = await self.hub.call_bridge(message, self.peer)
         except Exception:  # deliberately broad: any failure is this message's 500
@@ -147,33 +137,3 @@ class ApiSocketHandler(BoundedSender, WebSocketHandler):
         self.send(answer)
         if subscription is not None:  # what changed since, after the reply
             await self.hub.fanout.catch_up(subscription)
-
-    async def subscribe(self, message: Message) -> tuple[dict, Subscription | None]:
-        """A GET through the bridge (so authentication, permissions and throttles
-        decide); a JSON resource answered 2xx is then heard from the position
-        taken before the GET read it, or from `since` if the history reaches."""
-        fanout = self.hub.fanout
-        if len(fanout.paths.get(self, ())) >= self.config.max_subscriptions:
-            detail = f"At most {self.config.max_subscriptions} subscriptions."
-            return reply(status=429, detail=detail, **message.echo), None
-        since = None if message.since is None else Position.parse(message.since)
-        if message.since is not None and since is None:
-            detail = "'since' is not a position of this server."
-            return reply(status=400, detail=detail, **message.echo), None
-        snapshot_at = await fanout.position()
-        get = replace(message, method="GET", since=None)
-        answer = {**await self.hub.call_bridge(get, self.peer), **message.echo}
-        if not 200 <= answer["status"] < 300:
-            return answer, None
-        if not is_json(answer["headers"].get("Content-Type", "")):
-            detail = "Only JSON resources can be subscribed; this one is not."
-            return reply(status=400, detail=detail, **message.echo), None
-        if self not in self.hub.connections:  # closed while the GET ran
-            return answer, None
-        resumed = since and await fanout.subscribe(self, message.url, after=since)
-        if resumed:
-            answer.pop("data", None)
-            return {**answer, "recovered": True, "position": str(since)}, resumed
-        subscription = await fanout.subscribe(self, message.url, after=snapshot_at)
-        recovered = {"recovered": False} if since else {}
-        return {**answer, **recovered, "position": str(snapshot_at)}, subscription

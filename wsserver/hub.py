@@ -6,11 +6,18 @@ import asyncio
 import logging
 import time
 from concurrent.futures import Executor
+from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING
 
-from wsserver.bridge import Bridge, Peer
-from wsserver.events import EventFanout
-from wsserver.protocol import Message
+from tornado.httputil import HTTPServerRequest
+
+from wsserver import handshake
+from wsserver.bridge import Bridge, Peer, is_json
+from wsserver.config import ServerConfig
+from wsserver.events import EventFanout, Subscriber, Subscription
+from wsserver.history import Position
+from wsserver.protocol import Message, reply
 
 if TYPE_CHECKING:
     from wsserver.handlers import ApiSocketHandler
@@ -31,12 +38,13 @@ class Hub:
         bridge: Bridge,
         executor: Executor,
         fanout: EventFanout,
-        capacity: int,
+        config: ServerConfig,
     ):
         self.bridge = bridge
         self.executor = executor
         self.fanout = fanout
-        self.capacity = capacity
+        self.config = config
+        self.capacity = config.threads + config.max_queued_requests
         self.connections: set[ApiSocketHandler] = set()
         self.draining = False
         self.in_django = 0
@@ -64,8 +72,18 @@ class Hub:
         self.connections.discard(handler)
         self.fanout.unsubscribe_all(handler)
 
-    def connections_from(self, address: str) -> int:
-        return sum(handler.address == address for handler in self.connections)
+    def refusal(self, request: HTTPServerRequest, address: str) -> tuple | None:
+        """`(status, detail)` if a new socket or stream from `address` is refused."""
+        limit = self.config.max_connections_per_address
+        if not handshake.host_allowed(request):
+            return 400, "Host not allowed."
+        if self.draining:
+            return 503, "Server is shutting down; reconnect shortly."
+        if len(self.connections) >= self.config.max_connections:
+            return 503, "Too many connections here; retry later."
+        if sum(other.address == address for other in self.connections) >= limit:
+            return 429, f"At most {limit} connections per address."
+        return None
 
     async def call_bridge(self, message: Message, peer: Peer) -> dict:
         """Answer `message` on a Django thread: Django never runs on the IOLoop."""
@@ -77,6 +95,42 @@ class Hub:
             )
         finally:
             self.leave()
+
+    async def subscribe(
+        self, subscriber: Subscriber, message: Message, peer: Peer, *, limit: int
+    ) -> tuple[dict, Subscription | None]:
+        """SUBSCRIBE: a GET through the bridge (so authentication, permissions and
+        throttles decide); a JSON resource answered 2xx is then heard from the
+        position taken before the GET read it, or from `since` if the history
+        still reaches back to it. Returns the reply and the subscription, which
+        is to be caught up once the reply is sent."""
+        refuse = partial(reply, **message.echo)
+        if len(self.fanout.paths.get(subscriber, ())) >= limit:
+            return refuse(status=429, detail=f"At most {limit} subscriptions."), None
+        since = None if message.since is None else Position.parse(message.since)
+        if message.since is not None and since is None:
+            return refuse(status=400, detail="'since' is not a position here."), None
+        snapshot_at = await self.fanout.position()
+        get = replace(message, method="GET", since=None)
+        answer = {**await self.call_bridge(get, peer), **message.echo}
+        if not 200 <= answer["status"] < 300:
+            return answer, None
+        if not is_json(answer["headers"].get("Content-Type", "")):
+            detail = "Only JSON resources can be subscribed; this one is not."
+            return refuse(status=400, detail=detail), None
+        if subscriber not in self.connections:  # closed while the GET ran
+            return answer, None
+        resumed = since and await self.fanout.subscribe(
+            subscriber, message.url, after=since
+        )
+        if resumed:
+            answer.pop("data", None)
+            return {**answer, "recovered": True, "position": str(since)}, resumed
+        subscription = await self.fanout.subscribe(
+            subscriber, message.url, after=snapshot_at
+        )
+        recovered = {"recovered": False} if since else {}
+        return {**answer, **recovered, "position": str(snapshot_at)}, subscription
 
     def close_idle(self, *, idle_seconds: float) -> None:
         """Close sockets that sent nothing and subscribed to nothing for so long."""

@@ -1,0 +1,112 @@
+"""`GET /ws/events`: a subscription as Server-Sent Events, for clients without
+WebSockets; the same authorisation, events and positions as a socket's."""
+
+import json
+import uuid
+
+import pytest
+import requests
+
+from snippets.models import Snippet
+from tests.conftest import EVENT_TIMEOUT_SECONDS
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PREFIX = f"test:stream:{uuid.uuid4().hex}"
+
+
+@pytest.fixture(scope="module")
+def server(server_factory):
+    return server_factory(REDIS_KEY_PREFIX=PREFIX)
+
+
+@pytest.fixture(autouse=True)
+def shared_prefix(settings):
+    settings.REDIS_KEY_PREFIX = PREFIX
+    settings.EVENTS_STREAM = f"{PREFIX}:events"
+
+
+class EventStream:
+    """An open `/ws/events` response, read one event at a time."""
+
+    def __init__(self, server, url="/api/snippets/", **headers):
+        self.response = requests.get(
+            f"{server.url}/ws/events",
+            params={"url": url},
+            headers=headers,
+            stream=True,
+            timeout=EVENT_TIMEOUT_SECONDS,
+        )
+        self.lines = self.response.iter_lines(decode_unicode=True)
+
+    def next_event(self):
+        """`{"event", "id", "data"}` of the next event; comments are skipped."""
+        fields = {}
+        for line in self.lines:
+            if not line:
+                if "data" in fields:
+                    fields["data"] = json.loads(fields["data"])
+                    return fields
+                continue
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(": ")
+            fields[name] = value
+        raise AssertionError("the stream ended")
+
+    def close(self):
+        self.response.close()
+
+
+def test_stream_starts_with_the_snapshot_then_sends_changes_with_ids(server):
+    """First `snapshot` (the GET's body, id = its position), then each change,
+    its id the position the socket protocol gives it too."""
+    Snippet.objects.create(title="before", code="1")
+    expected = requests.get(f"{server.url}/api/snippets/").json()
+    stream = EventStream(server)
+    try:
+        assert stream.response.headers["Content-Type"] == "text/event-stream"
+        snapshot = stream.next_event()
+        created = Snippet.objects.create(title="after", code="1")
+        event = stream.next_event()
+    finally:
+        stream.close()
+    assert snapshot["event"] == "snapshot"
+    assert snapshot["data"] == expected
+    assert event["event"] == "created"
+    assert event["data"]["url"] == f"/api/snippets/{created.pk}/"
+    assert event["id"] == event["data"]["position"] > snapshot["id"]
+
+
+def test_last_event_id_resumes_without_a_snapshot(server):
+    """Reconnecting with `Last-Event-ID` sends what was missed, and no snapshot."""
+    stream = EventStream(server)
+    last_id = stream.next_event()["id"]
+    stream.close()
+    first = Snippet.objects.create(title="missed 1", code="1")
+    second = Snippet.objects.create(title="missed 2", code="1")
+    stream = EventStream(server, **{"Last-Event-ID": last_id})
+    try:
+        events = [stream.next_event() for _ in range(2)]
+    finally:
+        stream.close()
+    assert [e["event"] for e in events] == ["created", "created"]
+    assert [e["data"]["data"]["id"] for e in events] == [first.pk, second.pk]
+
+
+def test_a_failed_get_is_answered_with_its_status(server):
+    """The stream is authorised as a GET: a GET that fails, fails the stream."""
+    response = requests.get(
+        f"{server.url}/ws/events", params={"url": "/api/snippets/999999/"}
+    )
+    assert response.status_code == 404
+    assert response.json() == {"detail": "No Snippet matches the given query."}
+
+
+def test_credentials_in_the_query_string_are_refused(server):
+    """Tokens never travel in a URL (logs, history, referrers keep URLs)."""
+    response = requests.get(
+        f"{server.url}/ws/events", params={"url": "/api/snippets/", "token": "x"}
+    )
+    assert response.status_code == 400
+    assert "Authorization header" in response.json()["detail"]

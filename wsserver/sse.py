@@ -1,0 +1,123 @@
+"""`GET /ws/events?url=<path>`: a subscription as Server-Sent Events, for clients
+that cannot open a WebSocket (a proxy that blocks them, say).
+
+The same authorisation as a GET (credentials in the `Authorization` header only,
+never in the query string), a first `snapshot` event with the GET's body, then
+the same events as on a socket, each with `id:` set to its position;
+`Last-Event-ID` resumes as `since` does. Served by the IOLoop: after the GET, no
+Django thread is held.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+
+from tornado.ioloop import PeriodicCallback
+from tornado.web import RequestHandler
+
+from wsserver import handshake
+from wsserver.protocol import BadMessage, parse_message
+
+log = logging.getLogger(__name__)
+
+
+class EventStreamHandler(RequestHandler):
+    """One subscription, streamed; it counts as a connection of the hub."""
+
+    def initialize(self):
+        self.hub = self.application.hub
+        self.config = self.application.config
+        self.address = handshake.client_address(
+            self.request, num_proxies=self.config.num_proxies
+        )
+        self.last_frame_at = time.monotonic()
+        self.buffered_bytes = 0
+        self.closed = asyncio.Event()
+
+    def _refuse(self, status: int, detail: str) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"detail": detail}))
+
+    async def get(self):
+        if "token" in self.request.query_arguments:
+            return self._refuse(400, "Send credentials in the Authorization header.")
+        refusal = self.hub.refusal(self.request, self.address)
+        if refusal:
+            return self._refuse(*refusal)
+        frame = {"method": "SUBSCRIBE", "url": self.get_query_argument("url", "")}
+        if "Authorization" in self.request.headers:
+            frame["headers"] = {"Authorization": self.request.headers["Authorization"]}
+        if "Last-Event-ID" in self.request.headers:
+            frame["since"] = self.request.headers["Last-Event-ID"]
+        try:
+            message = parse_message(json.dumps(frame))
+        except BadMessage as error:
+            return self._refuse(400, error.detail)
+        self.hub.add(self)
+        try:
+            await self._stream(message)
+        finally:
+            self.hub.remove(self)
+
+    async def _stream(self, message) -> None:
+        answer, subscription = await self.hub.subscribe(
+            self, message, handshake.peer_from(self.request), limit=1
+        )
+        if subscription is None:
+            self.set_status(answer["status"])
+            for name in ("Content-Type", "Retry-After", "WWW-Authenticate"):
+                if name in answer["headers"]:
+                    self.set_header(name, answer["headers"][name])
+            return self.finish(json.dumps(answer.get("data", {})))
+        self.set_header("Content-Type", "text/event-stream")
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("X-Accel-Buffering", "no")  # proxies: pass events at once
+        if not answer.get("recovered"):
+            self.write_event("snapshot", answer["position"], json.dumps(answer["data"]))
+        self.flush()
+        await self.hub.fanout.catch_up(subscription)
+        # Comments keep idle proxies from cutting the stream.
+        keepalive = PeriodicCallback(
+            lambda: self._send(": ping\n\n"), self.config.ping_interval_seconds * 1000
+        )
+        keepalive.start()
+        try:
+            await self.closed.wait()
+        finally:
+            keepalive.stop()
+
+    def write_event(self, name: str, position: str | None, data: str) -> None:
+        lines = [f"event: {name}", *([f"id: {position}"] if position else [])]
+        self._send("\n".join([*lines, f"data: {data}", "", ""]))
+
+    def send_text(self, text: str) -> None:
+        """A change for this stream (the fan-out's `Subscriber`)."""
+        event = json.loads(text)
+        self.write_event(event["event"], event.get("position"), text)
+
+    def _send(self, chunk: str) -> None:
+        if self.closed.is_set():
+            return
+        if self.buffered_bytes > self.config.max_buffered_bytes:
+            log.warning("Closing event stream of %s: not reading", self.address)
+            return self.close()
+        self.buffered_bytes += len(chunk)
+        self.write(chunk)
+        self.flush().add_done_callback(lambda _: self._flushed(len(chunk)))
+
+    def _flushed(self, size: int) -> None:
+        self.buffered_bytes -= size
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
+        """End the stream (a drain, an idle cut or a slow reader)."""
+        if not self.closed.is_set():
+            self.closed.set()
+            if not self._finished:
+                self.finish()
+
+    def on_connection_close(self):
+        self.closed.set()
