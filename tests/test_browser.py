@@ -141,31 +141,43 @@ def test_validation_errors_are_shown_next_to_their_fields(web_server, open_page)
     expect(page.locator("#title-error")).to_contain_text("may not be blank")
 
 
-def test_without_websocket_the_page_uses_http(server_factory, open_page):
-    """With no WebSocket to be had, the page says HTTP and still lists and creates."""
+def test_without_websocket_the_page_lives_on_server_sent_events(
+    server_factory, open_page
+):
+    """With no WebSocket to be had, requests go over HTTP and the list stays live
+    over Server-Sent Events: a change made elsewhere still shows."""
     server = server_factory(WEBSOCKET_URL="ws://127.0.0.1:9/ws/api")
     page = open_page(server)
-    expect(page.get_by_role("status")).to_contain_text("HTTP")
+    expect(page.get_by_role("status")).to_contain_text("Server-Sent Events")
     title = f"over http {uuid.uuid4().hex[:6]}"
     create(page, title)
     expect(snippet_item(page, title)).to_be_visible()
     expect(page.locator("#log")).to_contain_text("POST /api/snippets/ → 201")
     expect(page.locator("#log")).to_contain_text("over HTTP")
+    elsewhere = f"made elsewhere {uuid.uuid4().hex[:6]}"
+    requests.post(f"{server.url}/api/snippets/", json={"title": elsewhere, "code": "1"})
+    expect(snippet_item(page, elsewhere)).to_be_visible()
 
 
 def test_page_reconnects_and_resubscribes_after_a_restart(
     server_factory, open_page, tmp_path_factory
 ):
-    """After the server restarts, the page reconnects and hears new changes."""
-    first = server_factory()
+    """After the server restarts, the page reconnects, resumes from its last
+    position without a new snapshot, and hears what changed meanwhile."""
+    prefix = f"test:restart:{uuid.uuid4().hex}"
+    first = server_factory(REDIS_KEY_PREFIX=prefix)
     page = open_page(first)
     expect(page.get_by_role("status")).to_contain_text("WebSocket")
     first.stop()
     expect(page.get_by_role("status")).to_contain_text("HTTP")
-    second = server_factory(port=first.port)
-    expect(page.get_by_role("status")).to_contain_text("WebSocket", timeout=30_000)
+    second = server_factory(port=first.port, REDIS_KEY_PREFIX=prefix)
+    # Made while the page is away, so only a resumed subscription brings it.
+    away = f"while away {uuid.uuid4().hex[:6]}"
+    requests.post(f"{second.url}/api/snippets/", json={"title": away, "code": "1"})
+    expect(page.get_by_role("status")).to_contain_text("WebSocket")
+    expect(page.locator("#log")).to_contain_text("resumed without a snapshot")
+    expect(snippet_item(page, away)).to_be_visible()
     title = f"after restart {uuid.uuid4().hex[:6]}"
-    # Made elsewhere, so only a live event can bring it to the page.
     requests.post(f"{second.url}/api/snippets/", json={"title": title, "code": "1"})
     expect(snippet_item(page, title)).to_be_visible()
 

@@ -20,15 +20,21 @@ const state = {
   listProblem: null, // why the list may be stale, or null
 };
 
+const TRANSPORT_TEXT = {
+  WebSocket: "Connected over WebSocket",
+  "Server-Sent Events": "Live over Server-Sent Events (WebSocket unavailable)",
+  HTTP: "Using HTTP (reconnecting the WebSocket)",
+};
+
 function showTransport(transport) {
-  $("transport").textContent =
-    transport === "WebSocket" ? "Connected over WebSocket" : "Using HTTP (WebSocket unavailable)";
+  $("transport").textContent = TRANSPORT_TEXT[transport];
   $("transport").dataset.transport = transport;
 }
 
-function logRequest({ method, url, status, ms, transport }) {
+function logRequest({ method, url, status, ms, transport, recovered }) {
   const entry = document.createElement("li");
-  entry.textContent = `${method} ${url} → ${status} in ${ms.toFixed(0)} ms over ${transport}`;
+  const resumed = recovered ? ", resumed without a snapshot" : "";
+  entry.textContent = `${method} ${url} → ${status} in ${ms.toFixed(0)} ms over ${transport}${resumed}`;
   entry.classList.toggle("failed", status >= 400);
   $("log").prepend(entry);
   while ($("log").children.length > LOG_LIMIT) $("log").lastElementChild.remove();

@@ -1,5 +1,11 @@
 // The Snippets browser client: one `request()` over WebSocket or HTTP, and live
-// subscriptions. Protocol v1: see README.md. No dependencies, no build step.
+// subscriptions over WebSocket or, where no socket opens, Server-Sent Events.
+// Each subscription keeps its last position and resumes from it after a
+// reconnect: its `onEvent` never sees a change twice or misses one, and
+// `onSnapshot` runs only when the server cannot bridge the gap.
+// Protocol v1: see README.md. No dependencies, no build step.
+
+import { readEventStream } from "./eventstream.js";
 
 const DEFAULT_TIMEOUT_MS = 10000;
 // Methods whose `data` becomes the query string rather than a JSON body.
@@ -7,6 +13,10 @@ const DEFAULT_TIMEOUT_MS = 10000;
 export const QUERY_METHODS = ["GET", "HEAD", "DELETE", "SUBSCRIBE", "UNSUBSCRIBE"];
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 15000;
+const EVENT_STREAM_PATH = "/ws/events";
+// Set for this browser session when no socket ever opened: straight to streams.
+const SESSION_TRANSPORT_KEY = "snippets.transport";
+const STREAMS = "Server-Sent Events";
 
 /** The WebSocket URL for `configured` (empty: this page's origin + /ws/api). */
 export function websocketUrl(configured, location = window.location) {
@@ -60,12 +70,25 @@ function withQuery(url, data) {
   return url + (url.includes("?") ? "&" : "?") + text;
 }
 
+/**
+ * Order of two positions (`"<epoch>:<ms>-<seq>"`): negative, zero or positive;
+ * `null` when they come from different histories and cannot be compared.
+ */
+export function comparePositions(a, b) {
+  const [epochA, idA] = a.split(":");
+  const [epochB, idB] = b.split(":");
+  if (epochA !== epochB) return null;
+  const [msA, seqA] = idA.split("-").map(Number);
+  const [msB, seqB] = idB.split("-").map(Number);
+  return msA - msB || seqA - seqB;
+}
+
 export class SnippetsClient {
   /**
    * @param {object} options
    * @param {string} [options.websocketUrl] where to connect (empty: same origin)
    * @param {number} [options.timeoutMs] per-request timeout
-   * @param {(transport: "WebSocket"|"HTTP") => void} [options.onTransport]
+   * @param {(transport: "WebSocket"|"Server-Sent Events"|"HTTP") => void} [options.onTransport]
    * @param {(entry: object) => void} [options.onLog] each request and reply, timed
    * @param {(problem: string) => void} [options.onProblem] what went wrong, for the log
    */
@@ -84,11 +107,14 @@ export class SnippetsClient {
     this.token = null;
     this.socket = null;
     this.nextId = 1;
-    this.pending = new Map(); // id -> {resolve, reject, timer}
-    this.subscriptions = new Map(); // url -> {onEvent, onSnapshot}
+    this.pending = new Map(); // id -> {resolve, reject, timer, request}
+    this.subscriptions = new Map(); // url -> {onSnapshot, onEvent, position, stream}
     this.attempt = 0;
+    this.everOpened = false;
     this.transport = null; // unknown until the first connection attempt ends
-    this.connect();
+    this.streaming = sessionStorage.getItem(SESSION_TRANSPORT_KEY) === STREAMS;
+    if (this.streaming) this.setTransport(STREAMS);
+    else this.connect();
   }
 
   /** The access token sent as `token` on the socket, `Authorization: JWT` over HTTP. */
@@ -105,37 +131,54 @@ export class SnippetsClient {
     try {
       socket = new WebSocket(this.url);
     } catch (error) {
-      this.setTransport("HTTP");
-      this.scheduleReconnect();
+      this.onProblem(`WebSocket unavailable: ${error.message}`);
+      this.switchToStreams();
       return;
     }
     this.socket = socket;
     socket.addEventListener("open", () => {
       this.attempt = 0;
+      this.everOpened = true;
       this.setTransport("WebSocket");
-      // A fresh snapshot for every subscription: events may have been missed.
+      // Resume every subscription from its last position.
       for (const url of this.subscriptions.keys()) this.resubscribe(url);
     });
     socket.addEventListener("message", (event) => this.receive(event.data));
     socket.addEventListener("close", () => {
       if (this.socket !== socket) return;
       this.socket = null;
-      this.setTransport("HTTP");
       // Requests waiting on this socket are retried over HTTP, never lost.
       for (const [id, waiting] of this.pending) {
         clearTimeout(waiting.timer);
         this.pending.delete(id);
         this.overHttp(waiting.request).then(waiting.resolve, waiting.reject);
       }
+      if (!this.everOpened) {
+        this.switchToStreams();
+        return;
+      }
+      this.setTransport("HTTP");
       this.scheduleReconnect();
     });
   }
 
-  scheduleReconnect() {
+  /** No socket ever opened (a proxy that blocks them): listen over event streams. */
+  switchToStreams() {
+    this.streaming = true;
+    sessionStorage.setItem(SESSION_TRANSPORT_KEY, STREAMS);
+    this.setTransport(STREAMS);
+    for (const url of this.subscriptions.keys()) this.openStream(url);
+  }
+
+  backoff() {
     // Capped exponential backoff with full jitter, so clients do not stampede.
     const cap = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.attempt);
     this.attempt += 1;
-    setTimeout(() => this.connect(), Math.random() * cap);
+    return Math.random() * cap;
+  }
+
+  scheduleReconnect() {
+    setTimeout(() => this.connect(), this.backoff());
   }
 
   setTransport(transport) {
@@ -160,17 +203,25 @@ export class SnippetsClient {
     if (!waiting) return;
     clearTimeout(waiting.timer);
     this.pending.delete(frame.id);
-    const headers = lowerCaseHeaders(frame.headers);
-    waiting.resolve({ status: frame.status, headers, data: frame.data });
+    const { status, data, position, recovered } = frame;
+    waiting.resolve({ status, headers: lowerCaseHeaders(frame.headers), data, position, recovered });
   }
 
   deliverEvent(frame) {
-    if (frame.event === "resync") {
-      for (const url of this.subscriptions.keys()) this.resubscribe(url);
-      return;
-    }
     for (const [url, subscription] of this.subscriptions) {
-      if (hears(url, frame.url)) subscription.onEvent(frame);
+      if (!hears(url, frame.url ?? url)) continue;
+      if (frame.event === "resync") {
+        // The server could not keep this subscription whole: start afresh.
+        subscription.position = null;
+        this.resubscribe(url);
+        continue;
+      }
+      const order = frame.position && subscription.position
+        ? comparePositions(frame.position, subscription.position)
+        : null;
+      if (order !== null && order <= 0) continue; // seen already: never twice
+      if (frame.position) subscription.position = frame.position;
+      subscription.onEvent(frame);
     }
   }
 
@@ -178,12 +229,14 @@ export class SnippetsClient {
    * Send one request; resolves to `{status, headers, data}` whichever transport
    * carried it. Over the socket when open, otherwise over fetch().
    */
-  async request({ method = "GET", url, data } = {}) {
-    const request = { method: method.toUpperCase(), url, data };
+  async request({ method = "GET", url, data, since } = {}) {
+    const request = { method: method.toUpperCase(), url, data, since };
     const started = performance.now();
     const transport = this.open ? "WebSocket" : "HTTP";
     const reply = await (this.open ? this.overSocket(request) : this.overHttp(request));
-    this.onLog({ ...request, transport, status: reply.status, ms: performance.now() - started });
+    const ms = performance.now() - started;
+    const { recovered } = reply;
+    this.onLog({ method: request.method, url, transport, status: reply.status, ms, recovered });
     return reply;
   }
 
@@ -192,6 +245,7 @@ export class SnippetsClient {
       const id = this.nextId++;
       const message = { id, method: request.method, url: request.url };
       if (request.data !== undefined) message.data = request.data;
+      if (request.since) message.since = request.since;
       if (this.token) message.token = this.token;
       const timer = setTimeout(() => {
         this.pending.delete(id);
@@ -202,9 +256,12 @@ export class SnippetsClient {
     });
   }
 
+  authorization() {
+    return this.token ? { Authorization: `JWT ${this.token}` } : {};
+  }
+
   async overHttp({ method, url, data }) {
-    const headers = {};
-    if (this.token) headers.Authorization = `JWT ${this.token}`;
+    const headers = this.authorization();
     const query = QUERY_METHODS.includes(method);
     const options = { method: method === "SUBSCRIBE" ? "GET" : method, headers };
     if (!query && data !== undefined) {
@@ -226,12 +283,13 @@ export class SnippetsClient {
 
   /**
    * Listen to `url` (a list or one resource): `onSnapshot(reply)` gets what GET
-   * returns, now and after every reconnect; `onEvent({event, url, data})` gets
-   * each change. Over HTTP there are no events: the snapshot alone is delivered.
-   * Returns a function that unsubscribes.
+   * returns, now and whenever the server cannot bridge a gap; `onEvent({event,
+   * url, data, position})` gets each change once, in order. With neither a
+   * socket nor a stream, the snapshot alone is delivered. Returns a function
+   * that unsubscribes.
    */
   async subscribe(url, { onSnapshot, onEvent }) {
-    this.subscriptions.set(url, { onSnapshot, onEvent });
+    this.subscriptions.set(url, { onSnapshot, onEvent, position: null, stream: null });
     await this.resubscribe(url);
     return () => this.unsubscribe(url);
   }
@@ -239,17 +297,60 @@ export class SnippetsClient {
   async resubscribe(url) {
     const subscription = this.subscriptions.get(url);
     if (!subscription) return;
+    if (this.streaming) {
+      this.openStream(url);
+      return;
+    }
     let reply;
     try {
-      reply = await this.request({ method: this.open ? "SUBSCRIBE" : "GET", url });
+      const since = subscription.position || undefined;
+      reply = await this.request({ method: this.open ? "SUBSCRIBE" : "GET", url, since });
     } catch (error) {
       // A snapshot that never came is a failed one: the page says so.
       reply = { status: 0, headers: {}, data: { detail: error.message } };
     }
-    subscription.onSnapshot(reply);
+    if (reply.position) subscription.position = reply.position;
+    if (!reply.recovered) subscription.onSnapshot(reply);
+  }
+
+  /** Listen to `url` over an event stream, resuming after it ends (a deploy). */
+  async openStream(url) {
+    const subscription = this.subscriptions.get(url);
+    if (!subscription) return;
+    subscription.stream?.abort();
+    const controller = new AbortController();
+    subscription.stream = controller;
+    const headers = { Accept: "text/event-stream", ...this.authorization() };
+    if (subscription.position) headers["Last-Event-ID"] = subscription.position;
+    const started = performance.now();
+    try {
+      const streamUrl = `${EVENT_STREAM_PATH}?url=${encodeURIComponent(url)}`;
+      const response = await fetch(streamUrl, { headers, signal: controller.signal });
+      const recovered = response.ok && Boolean(subscription.position);
+      const ms = performance.now() - started;
+      this.onLog({ method: "STREAM", url, transport: STREAMS, status: response.status, ms, recovered });
+      if (!response.ok) {
+        subscription.onSnapshot(await replyFromFetch(response));
+        if (response.status < 500) return; // refused: retrying will not help
+      } else {
+        await readEventStream(response, (name, id, data) => {
+          if (name !== "snapshot") return this.deliverEvent(JSON.parse(data));
+          subscription.position = id;
+          subscription.onSnapshot({ status: 200, headers: {}, data: JSON.parse(data) });
+        });
+        this.attempt = 0;
+      }
+    } catch (error) {
+      if (controller.signal.aborted) return;
+      this.onProblem(`Event stream failed: ${error.message}`);
+    }
+    if (this.subscriptions.get(url) === subscription && !controller.signal.aborted) {
+      setTimeout(() => this.openStream(url), this.backoff());
+    }
   }
 
   async unsubscribe(url) {
+    this.subscriptions.get(url)?.stream?.abort();
     this.subscriptions.delete(url);
     if (this.open) await this.request({ method: "UNSUBSCRIBE", url });
   }
