@@ -4,13 +4,18 @@ the subscriber is told to refetch. Positions, resume with `since`, and faults,
 over real processes and a real Redis.
 """
 
+import asyncio
+import contextlib
 import json
+import signal
 import uuid
 
 import pytest
 import redis
 import requests
 from redis.exceptions import ConnectionError as RedisConnectionError
+from websockets.asyncio.client import connect as async_connect
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from snippets import localredis
@@ -187,3 +192,68 @@ def test_killed_history_connection_misses_nothing(server_factory, own_redis):
         events = [receive(ws) for _ in created]
     assert [e["url"] for e in events] == [c["url"] for c in created]
     assert all(e["event"] == "created" for e in events)
+
+
+DRAINED_SUBSCRIBERS = 200
+
+
+async def subscribe_many(url, count, **fields):
+    """`count` sockets subscribed to the list; their replies, in order."""
+    sockets = [await async_connect(url, max_size=None) for _ in range(count)]
+    message = json.dumps({"method": "SUBSCRIBE", "url": "/api/snippets/", **fields})
+    for ws in sockets:
+        await ws.send(message)
+    replies = [json.loads(await ws.recv()) for ws in sockets]
+    return sockets, replies
+
+
+async def next_frames(ws, count):
+    return [json.loads(await ws.recv()) for _ in range(count)]
+
+
+def test_subscribers_drained_by_a_deploy_resume_elsewhere_missing_nothing(
+    server_factory,
+):
+    """200 subscribers on a web process that gets SIGTERM reconnect to another and
+    resume: every change made meanwhile arrives once, and no snapshot is re-read."""
+    prefix = f"test:drain:{uuid.uuid4().hex}"
+    # All from one address here, unlike 200 visitors.
+    limits = {"REDIS_KEY_PREFIX": prefix, "WS_MAX_CONNECTIONS_PER_ADDRESS": 1000}
+    leaving = server_factory(**limits)
+    staying = server_factory(**limits)
+
+    async def scenario():
+        sockets, replies = await subscribe_many(leaving.ws_url, DRAINED_SUBSCRIBERS)
+        assert {reply["status"] for reply in replies} == {200}, replies[-1]
+        positions = [reply["position"] for reply in replies]
+        leaving.process.send_signal(signal.SIGTERM)
+        for ws in sockets:
+            with contextlib.suppress(ConnectionClosed):
+                await ws.recv()
+        assert {ws.close_code for ws in sockets} == {1001}
+        urls = [post(staying, f"during the deploy {n}")["url"] for n in range(3)]
+        resumed = []
+        for position in positions:
+            ws = await async_connect(staying.ws_url, max_size=None)
+            await ws.send(
+                json.dumps(
+                    {"method": "SUBSCRIBE", "url": "/api/snippets/", "since": position}
+                )
+            )
+            resumed.append(ws)
+        results = [await next_frames(ws, 1 + len(urls)) for ws in resumed]
+        marker = post(staying, "after")["url"]
+        afterwards = [(await next_frames(ws, 1))[0]["url"] for ws in resumed]
+        for ws in resumed:
+            await ws.close()
+        return urls, results, marker, afterwards
+
+    urls, results, marker, afterwards = asyncio.run(scenario())
+    for reply, *events in results:
+        assert (reply["status"], reply["recovered"], "data" in reply) == (
+            200,
+            True,
+            False,
+        )
+        assert [event["url"] for event in events] == urls
+    assert afterwards == [marker] * DRAINED_SUBSCRIBERS  # nothing twice, no gap

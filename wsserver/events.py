@@ -86,9 +86,11 @@ class EventFanout:
         self._reading = asyncio.Event()
 
     async def position(self) -> Position:
-        """Where the history stands now (for a snapshot about to be read)."""
+        """A position at or before every change committed so far: the last one
+        this process read (for a snapshot about to be read; nothing committed
+        before the snapshot can come after it unheard)."""
         await self._start()
-        return await self.history.position()
+        return Position(self.epoch, self.cursor)
 
     async def subscribe(
         self, subscriber: Subscriber, url: str, *, after: Position
@@ -97,7 +99,9 @@ class EventFanout:
         everything since (the caller sends a snapshot instead). The subscription
         hears nothing until `catch_up` has run."""
         await self._start()
-        if not await self.history.reaches_back_to(after):
+        if after.epoch != self.epoch or not await self.history.reaches_back_to(
+            after.id
+        ):
             return None
         subscription = Subscription(subscriber, subscription_path(url), after.id)
         self.subscriptions.setdefault(subscription.path, {})[subscriber] = subscription
@@ -175,7 +179,8 @@ class EventFanout:
     async def _resume(self) -> None:
         """Go on from the last change read; if the history lost it, resync."""
         if self.cursor is not None:
-            if await self.history.reaches_back_to(Position(self.epoch, self.cursor)):
+            same_epoch = await self.history.epoch() == self.epoch
+            if same_epoch and await self.history.reaches_back_to(self.cursor):
                 return
             log.warning("History lost (Redis restarted?); asking clients to resync")
             self.resync()

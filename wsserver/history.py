@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 StreamId = tuple[int, int]
 START: StreamId = (0, 0)
+CONNECTIONS = 16
 
 
 def stream_id(text: str | bytes) -> StreamId:
@@ -63,8 +64,13 @@ class History:
 
     def __init__(self, *, redis_url: str, stream: str, redis_options: dict):
         self.stream = stream
-        self.client = redis.Redis.from_url(redis_url, **redis_options)
         timeout = redis_options.get("socket_timeout") or 5
+        # A burst of resumes (every socket after a deploy) waits for one of a
+        # few connections rather than opening a connection each.
+        pool = redis.BlockingConnectionPool.from_url(
+            redis_url, max_connections=CONNECTIONS, timeout=timeout, **redis_options
+        )
+        self.client = redis.Redis(connection_pool=pool)
         # A blocking read returns well within the socket timeout, so a read that
         # times out means a dead link, not a quiet one.
         self.block_ms = int(timeout * 1000 / 2)
@@ -81,10 +87,8 @@ class History:
         latest = await self.client.xrevrange(self.stream, count=1)
         return Position(epoch, stream_id(latest[0][0]) if latest else START)
 
-    async def reaches_back_to(self, position: Position) -> bool:
-        """Return `True` if every change after `position` is still in the history."""
-        if position.epoch != await self.epoch():
-            return False
+    async def reaches_back_to(self, entry_id: StreamId) -> bool:
+        """Return `True` if every change after `entry_id` is still in the history."""
         try:
             info = await self.client.xinfo_stream(self.stream)
         except ResponseError:  # no stream yet: nothing was ever trimmed
@@ -92,7 +96,7 @@ class History:
         if info["entries-added"] == info["length"]:
             return True
         # Trimmed: all is there only from the oldest entry kept (or so we can tell).
-        return position.id >= stream_id(info["recorded-first-entry-id"])
+        return entry_id >= stream_id(info["recorded-first-entry-id"])
 
     async def between(self, after: StreamId, upto: StreamId, epoch: str) -> list[Entry]:
         """The changes after `after`, up to and including `upto`."""
