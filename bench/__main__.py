@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
+from functools import partial
 
 from bench import fanout
 from bench.clients import open_websocket, run_http, run_websocket
@@ -68,23 +69,45 @@ def median_cell(samples):
     return ordered[len(ordered) // 2]
 
 
-async def idle_connections(port, count):
+async def idle_sockets(port, count, *, subscribed=False):
     sockets = []
     for _ in range(count):
-        sockets.append(await open_websocket("127.0.0.1", port))
+        replies = []
+        socket = await open_websocket(
+            "127.0.0.1", port, lambda payload, _, replies=replies: replies.append(1)
+        )
+        if subscribed:
+            socket.send({"method": "SUBSCRIBE", "url": "/api/snippets/"})
+            while not replies:
+                await asyncio.sleep(0.001)
+        sockets.append(socket.transport)
     await asyncio.sleep(1)
     return sockets
 
 
-def idle_memory(kind, count):
-    """Resident MiB per 1,000 idle WebSockets on one worker of `kind`."""
+async def idle_streams(port, count):
+    """`count` open Server-Sent Events streams, each past its snapshot."""
+    streams = []
+    for _ in range(count):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"GET /ws/events?url=/api/snippets/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        )
+        await reader.readuntil(b"\n\n")  # headers end in CRLFs: this is the snapshot
+        streams.append(writer)
+    await asyncio.sleep(1)
+    return streams
+
+
+def idle_memory(kind, count, opener=idle_sockets):
+    """Resident MiB per 1,000 idle connections (`opener`) on one worker of `kind`."""
     with running(kind) as (port, pids):
         before = resident_mib(pids[0])
         loop = asyncio.new_event_loop()
-        sockets = loop.run_until_complete(idle_connections(port, count))
+        connections = loop.run_until_complete(opener(port, count))
         after = resident_mib(pids[0])
-        for socket in sockets:
-            socket.transport.close()
+        for connection in connections:
+            connection.close()
         loop.run_until_complete(asyncio.sleep(0.5))
         loop.close()
     return (after - before) / count * 1000
@@ -199,9 +222,14 @@ def main(argv=None):
 
     web_idle = idle_memory("web", args.idle)
     echo_idle = idle_memory("echo", args.idle)
+    listening = args.subscribers
+    subscribed = idle_memory("web", listening, partial(idle_sockets, subscribed=True))
+    streams = idle_memory("web", listening, idle_streams)
     lines += [
         f"Idle WebSockets: {args.idle} on one worker cost {web_idle:.1f} MiB per 1,000 "
-        f"(bare Tornado echo server: {echo_idle:.1f} MiB per 1,000).",
+        f"(bare Tornado echo server: {echo_idle:.1f} MiB per 1,000). Listening, "
+        f"{listening} each: subscribed sockets {subscribed:.1f} MiB per 1,000, "
+        f"Server-Sent Events streams {streams:.1f} MiB per 1,000.",
         "",
     ]
 
@@ -212,7 +240,16 @@ def main(argv=None):
             )
             for _ in range(args.reps)
         ]
+        resumes = [
+            asyncio.run(
+                fanout.measure_resume(
+                    port=port, subscribers=args.subscribers, env=bench_env()
+                )
+            )
+            for _ in range(args.reps)
+        ]
     result = sorted(runs, key=lambda run: run["p99_ms"])[len(runs) // 2]
+    resume = sorted(resumes, key=lambda run: run["p99_ms"])[len(resumes) // 2]
     lines += [
         f"Fan-out over 2 workers to {args.subscribers} subscribers (the run with "
         f"the median p99 of {args.reps}), commit to delivery: "
@@ -223,6 +260,12 @@ def main(argv=None):
         f"events delivered/s, i.e. every change reaches all {args.subscribers} "
         f"subscribers at up to {result['deliveries_per_s'] / args.subscribers:.0f} "
         "changes/s.",
+        "",
+        f"Resume: {args.subscribers} subscribers away while {resume['changes']} "
+        "changes were made, back with `since` (the run with the median p99 of "
+        f"{args.reps}): caught up in p50 {resume['p50_ms']:.1f} ms, p99 "
+        f"{resume['p99_ms']:.1f} ms; {resume['missed']} missed, "
+        f"{resume['repeated']} repeated, {resume['snapshots']} snapshots re-read.",
         "",
         f"Total bench time: {time.monotonic() - started:.0f} s.",
     ]

@@ -86,6 +86,61 @@ async def measure(*, port, subscribers, env):
     }
 
 
+async def measure_resume(*, port, subscribers, env, changes=5):
+    """Subscribers go away (as a deploy's drain makes them), `changes` happen, and
+    they come back with `since`: time from each one's SUBSCRIBE to having every
+    change it missed, and what was missed, repeated or re-read as a snapshot."""
+    replies = []
+    sockets = [
+        await open_websocket(
+            "127.0.0.1", port, lambda payload, _: replies.append(json.loads(payload))
+        )
+        for _ in range(subscribers)
+    ]
+    for socket in sockets:
+        socket.send({"method": "SUBSCRIBE", "url": "/api/snippets/"})
+    await wait_for(lambda: len(replies) >= subscribers)
+    positions = [reply["position"] for reply in replies]
+    for socket in sockets:
+        socket.transport.close()
+    missed = [line["url"] for line in await write(env, changes, 0, 0) if "url" in line]
+    missed = len(missed) + 1  # and the writer's warm-up change
+
+    frames = [[] for _ in positions]
+    sent_at = []
+    for index, position in enumerate(positions):
+        socket = await open_websocket(
+            "127.0.0.1",
+            port,
+            lambda payload, arrived, index=index: frames[index].append(
+                (json.loads(payload), arrived)
+            ),
+        )
+        sent_at.append(time.perf_counter())
+        socket.send({"method": "SUBSCRIBE", "url": "/api/snippets/", "since": position})
+        sockets.append(socket)
+    await wait_for(lambda: sum(map(len, frames)) >= subscribers * (1 + missed))
+    caught_up, lost, repeated, snapshots = [], 0, 0, 0
+    for started, received in zip(sent_at, frames, strict=True):
+        events = [frame for frame, _ in received if "event" in frame]
+        urls = [event["url"] for event in events]
+        snapshots += sum("data" in frame for frame, _ in received if "status" in frame)
+        lost += max(missed - len(set(urls)), 0)
+        repeated += len(urls) - len(set(urls))
+        if events:
+            caught_up.append(received[-1][1] - started)
+    for socket in sockets[subscribers:]:
+        socket.transport.close()
+    return {
+        "p50_ms": percentile(caught_up, 0.5),
+        "p99_ms": percentile(caught_up, 0.99),
+        "missed": lost,
+        "repeated": repeated,
+        "snapshots": snapshots,
+        "changes": missed,
+    }
+
+
 async def wait_for(condition):
     deadline = time.monotonic() + DRAIN_SECONDS
     while not condition() and time.monotonic() < deadline:

@@ -92,6 +92,10 @@ def make_server(app: SocketApplication) -> HTTPServer:
         partial(app.hub.close_idle, idle_seconds=config.idle_timeout_seconds),
         config.idle_timeout_seconds * 1000 / 4,
     ).start()
+    # Event streams get a comment as often as sockets get a ping.
+    PeriodicCallback(
+        app.hub.keep_streams_alive, config.ping_interval_seconds * 1000
+    ).start()
     return HTTPServer(
         app,
         # Tornado's default is an hour; a trickled handshake must not hold a slot.

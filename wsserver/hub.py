@@ -21,6 +21,7 @@ from wsserver.protocol import Message, reply
 
 if TYPE_CHECKING:
     from wsserver.handlers import ApiSocketHandler
+    from wsserver.sse import EventStreamHandler
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,8 @@ class Hub:
         self.fanout = fanout
         self.config = config
         self.capacity = config.threads + config.max_queued_requests
-        self.connections: set[ApiSocketHandler] = set()
+        self.connections: set[ApiSocketHandler | EventStreamHandler] = set()
+        self.streams: set[EventStreamHandler] = set()
         self.draining = False
         self.in_django = 0
         self._idle = asyncio.Event()
@@ -131,6 +133,10 @@ class Hub:
         )
         recovered = {"recovered": False} if since else {}
         return {**answer, **recovered, "position": str(snapshot_at)}, subscription
+
+    def keep_streams_alive(self) -> None:
+        for stream in list(self.streams):
+            stream.keep_alive()
 
     def close_idle(self, *, idle_seconds: float) -> None:
         """Close sockets that sent nothing and subscribed to nothing for so long."""

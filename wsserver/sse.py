@@ -15,7 +15,6 @@ import json
 import logging
 import time
 
-from tornado.ioloop import PeriodicCallback
 from tornado.web import RequestHandler
 
 from wsserver import handshake
@@ -35,7 +34,7 @@ class EventStreamHandler(RequestHandler):
         )
         self.last_frame_at = time.monotonic()
         self.buffered_bytes = 0
-        self.closed = asyncio.Event()
+        self.closed = asyncio.get_running_loop().create_future()
 
     def _refuse(self, status: int, detail: str) -> None:
         self.set_status(status)
@@ -58,9 +57,11 @@ class EventStreamHandler(RequestHandler):
         except BadMessage as error:
             return self._refuse(400, error.detail)
         self.hub.add(self)
+        self.hub.streams.add(self)
         try:
             await self._stream(message)
         finally:
+            self.hub.streams.discard(self)
             self.hub.remove(self)
 
     async def _stream(self, message) -> None:
@@ -80,15 +81,12 @@ class EventStreamHandler(RequestHandler):
             self.write_event("snapshot", answer["position"], json.dumps(answer["data"]))
         self.flush()
         await self.hub.fanout.catch_up(subscription)
-        # Comments keep idle proxies from cutting the stream.
-        keepalive = PeriodicCallback(
-            lambda: self._send(": ping\n\n"), self.config.ping_interval_seconds * 1000
-        )
-        keepalive.start()
-        try:
-            await self.closed.wait()
-        finally:
-            keepalive.stop()
+        await self.closed
+
+    def keep_alive(self) -> None:
+        """A comment, so that idle proxies do not cut the stream (the hub calls
+        this for every stream at once, every `WS_PING_INTERVAL_SECONDS`)."""
+        self._send(": ping\n\n")
 
     def write_event(self, name: str, position: str | None, data: str) -> None:
         lines = [f"event: {name}", *([f"id: {position}"] if position else [])]
@@ -100,7 +98,7 @@ class EventStreamHandler(RequestHandler):
         self.write_event(event["event"], event.get("position"), text)
 
     def _send(self, chunk: str) -> None:
-        if self.closed.is_set():
+        if self.closed.done():
             return
         if self.buffered_bytes > self.config.max_buffered_bytes:
             log.warning("Closing event stream of %s: not reading", self.address)
@@ -114,10 +112,11 @@ class EventStreamHandler(RequestHandler):
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         """End the stream (a drain, an idle cut or a slow reader)."""
-        if not self.closed.is_set():
-            self.closed.set()
+        if not self.closed.done():
+            self.closed.set_result(None)
             if not self._finished:
                 self.finish()
 
     def on_connection_close(self):
-        self.closed.set()
+        if not self.closed.done():
+            self.closed.set_result(None)
