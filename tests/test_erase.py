@@ -53,7 +53,7 @@ def test_erase_keeps_only_the_newest_snippets_max(settings):
 def test_erase_logs_what_it_erased_and_how_long_it_took(settings, caplog):
     """The job says how many snippets it erased and in how many milliseconds."""
     make_snippets(2, age=timedelta(days=1))
-    with caplog.at_level("INFO", logger="snippets.erase"):
+    with caplog.at_level("INFO", logger="snippets.management.commands.erase_snippets"):
         call_command("erase_snippets")
     assert "Erased 2 snippets" in caplog.text
     assert " ms" in caplog.text

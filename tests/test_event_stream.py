@@ -6,8 +6,10 @@ import uuid
 
 import pytest
 import requests
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from snippets.models import Snippet
+from snippets.redis_client import get_redis
 from tests.conftest import EVENT_TIMEOUT_SECONDS
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -110,3 +112,33 @@ def test_credentials_in_the_query_string_are_refused(server):
     )
     assert response.status_code == 400
     assert "Authorization header" in response.json()["detail"]
+
+
+def test_stream_is_told_to_resync_when_a_change_could_not_be_recorded(
+    server, monkeypatch
+):
+    """A change lost at commit (Redis failed) is followed by `resync` on the
+    stream too, then the next change."""
+    client = get_redis()
+    xadd = client.xadd
+    failures = iter([RedisConnectionError("injected")])
+
+    def failing_once(*args, **kwargs):
+        for failure in failures:
+            raise failure
+        return xadd(*args, **kwargs)
+
+    monkeypatch.setattr(client, "xadd", failing_once)
+    stream = EventStream(server)
+    try:
+        stream.next_event()  # the snapshot
+        Snippet.objects.create(title="lost", code="1")
+        recorded = Snippet.objects.create(title="recorded", code="1")
+        resync, event = stream.next_event(), stream.next_event()
+    finally:
+        stream.close()
+    assert (resync["event"], resync["data"]) == (
+        "resync",
+        {"event": "resync", "url": "/api/snippets/"},
+    )
+    assert event["data"]["url"] == f"/api/snippets/{recorded.pk}/"

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from wsserver.strict_json import strict_json_loads
+from wsserver.strict_json import load_message_object
 
 METHODS = "GET POST PUT PATCH DELETE HEAD OPTIONS SUBSCRIBE UNSUBSCRIBE".split()
 # Methods whose `data` becomes the query string rather than a JSON body.
@@ -100,7 +100,10 @@ def parse_message(text: str | bytes) -> Message:
     """Validate one frame against protocol v1; raise `BadMessage` if it is not."""
     if isinstance(text, bytes):
         raise BadMessage("Binary frames are not supported; send JSON text frames.")
-    frame = _load_object(text)
+    try:
+        frame = load_message_object(text)
+    except ValueError as exc:
+        raise BadMessage(str(exc)) from None
     method, url, message_id = (frame.get(k) for k in ("method", "url", "id"))
     method = "GET" if method is None else method
     echo = {
@@ -112,18 +115,6 @@ def parse_message(text: str | bytes) -> Message:
         return _message(frame, method=method, url=url)
     except _Invalid as exc:
         raise BadMessage(str(exc), echo=echo) from None
-
-
-def _load_object(text: str) -> dict:
-    try:
-        frame = strict_json_loads(text)
-    except RecursionError:
-        raise BadMessage("Message is nested too deeply.") from None
-    except ValueError as exc:
-        raise BadMessage(f"Message is not valid JSON: {exc}.") from None
-    if not isinstance(frame, dict):
-        raise BadMessage("Message must be a JSON object.")
-    return frame
 
 
 def _message(frame: dict, *, method, url) -> Message:

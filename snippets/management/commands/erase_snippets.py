@@ -13,7 +13,7 @@ from redis.exceptions import LockError, LockNotOwnedError
 from snippets.models import Snippet
 from snippets.redis_client import get_redis, redis_key
 
-log = logging.getLogger("snippets.erase")
+log = logging.getLogger(__name__)
 # Renewed before every batch: a long run keeps it, a dead one lets it go.
 LOCK_SECONDS = 60
 BATCH_SIZE = 100
