@@ -24,8 +24,10 @@ import jwt
 import pytest
 import requests
 from django.conf import settings as django_settings
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from snippets import throttling
+from snippets.redis_client import get_redis
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 ARTIFACTS_DIR = PROJECT_DIR / ".test-artifacts"
@@ -252,3 +254,19 @@ def wait_until(condition, *, timeout=EVENT_TIMEOUT_SECONDS, interval=0.05):
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(interval)
+
+
+@pytest.fixture
+def next_record_fails(monkeypatch):
+    """The next change this process records in the history fails, as when Redis
+    is unreachable at commit (a fault injected; Redis itself stays up)."""
+    client = get_redis()
+    xadd = client.xadd
+    failures = iter([RedisConnectionError("injected")])
+
+    def failing_once(*args, **kwargs):
+        for failure in failures:
+            raise failure
+        return xadd(*args, **kwargs)
+
+    monkeypatch.setattr(client, "xadd", failing_once)

@@ -6,10 +6,8 @@ import uuid
 
 import pytest
 import requests
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from snippets.models import Snippet
-from snippets.redis_client import get_redis
 from tests.conftest import EVENT_TIMEOUT_SECONDS
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -115,20 +113,10 @@ def test_credentials_in_the_query_string_are_refused(server):
 
 
 def test_stream_is_told_to_resync_when_a_change_could_not_be_recorded(
-    server, monkeypatch
+    server, next_record_fails
 ):
     """A change lost at commit (Redis failed) is followed by `resync` on the
     stream too, then the next change."""
-    client = get_redis()
-    xadd = client.xadd
-    failures = iter([RedisConnectionError("injected")])
-
-    def failing_once(*args, **kwargs):
-        for failure in failures:
-            raise failure
-        return xadd(*args, **kwargs)
-
-    monkeypatch.setattr(client, "xadd", failing_once)
     stream = EventStream(server)
     try:
         stream.next_event()  # the snapshot

@@ -13,14 +13,12 @@ import uuid
 import pytest
 import redis
 import requests
-from redis.exceptions import ConnectionError as RedisConnectionError
 from websockets.asyncio.client import connect as async_connect
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from snippets import localredis
 from snippets.models import Snippet
-from snippets.redis_client import get_redis
 from tests.conftest import EVENT_TIMEOUT_SECONDS
 from tests.slow_urls import release, wait_entered
 
@@ -149,19 +147,11 @@ def test_since_from_another_history_gets_a_snapshot(server):
     assert "results" in reply["data"]
 
 
-def test_change_that_could_not_be_recorded_is_followed_by_resync(server, monkeypatch):
+def test_change_that_could_not_be_recorded_is_followed_by_resync(
+    server, next_record_fails
+):
     """If Redis fails when a change commits, the next recorded change is preceded
     by `resync`: subscribers are told, never left wrong in silence."""
-    client = get_redis()
-    xadd = client.xadd
-    failures = iter([RedisConnectionError("injected")])
-
-    def failing_once(*args, **kwargs):
-        for failure in failures:
-            raise failure
-        return xadd(*args, **kwargs)
-
-    monkeypatch.setattr(client, "xadd", failing_once)
     with connect(server.ws_url) as ws:
         subscribe(ws)
         Snippet.objects.create(title="lost", code="1")
