@@ -10,6 +10,7 @@ committed and visible to the servers.
 import contextlib
 import ctypes
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -73,6 +74,21 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def port_to_reuse():
+    """A free port below the ephemeral range, for a server that restarts on it:
+    no `free_port()` of a parallel test (nor any client socket) is handed it
+    while the server is down, as an ephemeral port could be."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for port in random.sample(range(low // 2, low), 200):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def database_url():

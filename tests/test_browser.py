@@ -9,7 +9,12 @@ import pytest
 import requests
 from playwright.sync_api import expect, sync_playwright
 
-from tests.conftest import ARTIFACTS_DIR, EVENT_TIMEOUT_SECONDS, PASSWORD
+from tests.conftest import (
+    ARTIFACTS_DIR,
+    EVENT_TIMEOUT_SECONDS,
+    PASSWORD,
+    port_to_reuse,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -165,7 +170,7 @@ def test_page_reconnects_and_resubscribes_after_a_restart(
     """After the server restarts, the page reconnects, resumes from its last
     position without a new snapshot, and hears what changed meanwhile."""
     prefix = f"test:restart:{uuid.uuid4().hex}"
-    first = server_factory(REDIS_KEY_PREFIX=prefix)
+    first = server_factory(port=port_to_reuse(), REDIS_KEY_PREFIX=prefix)
     page = open_page(first)
     expect(page.get_by_role("status")).to_contain_text("WebSocket")
     first.stop()
