@@ -172,7 +172,9 @@ def test_page_reconnects_and_resubscribes_after_a_restart(
     prefix = f"test:restart:{uuid.uuid4().hex}"
     first = server_factory(port=port_to_reuse(), REDIS_KEY_PREFIX=prefix)
     page = open_page(first)
-    expect(page.get_by_role("status")).to_contain_text("WebSocket")
+    # Subscribed over the socket (so with a position) before the server goes.
+    subscribed = "SUBSCRIBE /api/snippets/ → 200 in"
+    expect(page.locator("#log li", has_text=subscribed)).to_contain_text("WebSocket")
     first.stop()
     expect(page.get_by_role("status")).to_contain_text("HTTP")
     second = server_factory(port=first.port, REDIS_KEY_PREFIX=prefix)

@@ -91,12 +91,15 @@ class Hub:
         """Answer `message` on a Django thread: Django never runs on the IOLoop."""
         self.enter()
         try:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(
-                self.executor, self.bridge.handle, message, peer
-            )
+            return await self._in_thread(message, peer)
         finally:
             self.leave()
+
+    async def _in_thread(self, message: Message, peer: Peer) -> dict:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self.executor, self.bridge.handle, message, peer
+        )
 
     async def subscribe(
         self, subscriber: Subscriber, message: Message, peer: Peer, *, limit: int
@@ -112,9 +115,19 @@ class Hub:
         since = None if message.since is None else Position.parse(message.since)
         if message.since is not None and since is None:
             return refuse(status=400, detail="'since' is not a position here."), None
+        self.enter()  # a drain waits for the whole of it, not only the GET
+        try:
+            return await self._subscribe(subscriber, message, peer, since)
+        finally:
+            self.leave()
+
+    async def _subscribe(
+        self, subscriber: Subscriber, message: Message, peer: Peer, since
+    ) -> tuple[dict, Subscription | None]:
+        refuse = partial(reply, **message.echo)
         snapshot_at = await self.fanout.position()
         get = replace(message, method="GET", since=None)
-        answer = {**await self.call_bridge(get, peer), **message.echo}
+        answer = {**await self._in_thread(get, peer), **message.echo}
         if not 200 <= answer["status"] < 300:
             return answer, None
         if not is_json(answer["headers"].get("Content-Type", "")):

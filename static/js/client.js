@@ -151,6 +151,7 @@ export class SnippetsClient {
       for (const [id, waiting] of this.pending) {
         clearTimeout(waiting.timer);
         this.pending.delete(id);
+        waiting.request.retriedOverHttp = true;
         this.overHttp(waiting.request).then(waiting.resolve, waiting.reject);
       }
       if (!this.everOpened) {
@@ -236,7 +237,8 @@ export class SnippetsClient {
     const reply = await (this.open ? this.overSocket(request) : this.overHttp(request));
     const ms = performance.now() - started;
     const { recovered } = reply;
-    this.onLog({ method: request.method, url, transport, status: reply.status, ms, recovered });
+    const carrier = request.retriedOverHttp ? "HTTP" : transport;
+    this.onLog({ method: request.method, url, transport: carrier, status: reply.status, ms, recovered });
     return reply;
   }
 
