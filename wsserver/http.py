@@ -29,14 +29,12 @@ LINGER_READS = 64
 
 def log_request(handler: RequestHandler) -> None:
     """Tornado's access log line, without the query string (it may hold secrets)."""
-    status = handler.get_status()
+    log_path(handler.get_status(), handler.request)
+
+
+def log_path(status: int, request: httputil.HTTPServerRequest) -> None:
     level = logging.INFO if status < 400 else logging.WARNING
-    if status >= 500:
-        level = logging.ERROR
-    log_path(level, status, handler.request)
-
-
-def log_path(level: int, status: int, request: httputil.HTTPServerRequest) -> None:
+    level = logging.ERROR if status >= 500 else level
     path = urlsplit(request.uri or "").path
     milliseconds = 1000 * request.request_time()
     access_log.log(
@@ -75,8 +73,7 @@ class DjangoContainer(WSGIContainer):
         return super().environ(request)
 
     def _log(self, status_code: int, request: httputil.HTTPServerRequest) -> None:
-        level = logging.INFO if status_code < 400 else logging.WARNING
-        log_path(level if status_code < 500 else logging.ERROR, status_code, request)
+        log_path(status_code, request)
 
 
 def respond(
@@ -97,7 +94,7 @@ def respond(
     start_line = httputil.ResponseStartLine("HTTP/1.1", status, reason)
     request.connection.write_headers(start_line, headers, chunk=body)
     request.connection.finish()
-    log_path(logging.WARNING, status, request)
+    log_path(status, request)
 
 
 async def close_lingering(stream, response: bytes) -> None:
