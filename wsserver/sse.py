@@ -59,12 +59,14 @@ class EventStreamHandler(RequestHandler):
         self.hub.add(self)
         self.hub.streams.add(self)
         try:
-            await self._stream(message)
+            if await self._start(message):
+                await self.closed  # (the snapshot is not kept meanwhile)
         finally:
             self.hub.streams.discard(self)
             self.hub.remove(self)
 
-    async def _stream(self, message) -> None:
+    async def _start(self, message) -> bool:
+        """Subscribe, send the snapshot and what followed it; `False` if refused."""
         answer, subscription = await self.hub.subscribe(
             self, message, handshake.peer_from(self.request), limit=1
         )
@@ -73,7 +75,8 @@ class EventStreamHandler(RequestHandler):
             for name in ("Content-Type", "Retry-After", "WWW-Authenticate"):
                 if name in answer["headers"]:
                     self.set_header(name, answer["headers"][name])
-            return self.finish(json.dumps(answer.get("data", {})))
+            self.finish(json.dumps(answer.get("data", {})))
+            return False
         self.set_header("Content-Type", "text/event-stream")
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")  # proxies: pass events at once
@@ -81,7 +84,7 @@ class EventStreamHandler(RequestHandler):
             self.write_event("snapshot", answer["position"], json.dumps(answer["data"]))
         self.flush()
         await self.hub.fanout.catch_up(subscription)
-        await self.closed
+        return True
 
     def keep_alive(self) -> None:
         """A comment, so that idle proxies do not cut the stream (the hub calls
