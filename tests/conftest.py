@@ -43,11 +43,17 @@ PASSWORD = "a-long-unusual-passphrase"
 SERVER_SECRET_KEY = "test-secret-key-shared-by-every-test-process"
 
 
+def use_key_prefix(settings, prefix):
+    """Make this process's keys, and the history it records changes in, those of
+    servers started with `REDIS_KEY_PREFIX=prefix` (as settings.py derives them)."""
+    settings.REDIS_KEY_PREFIX = prefix
+    settings.EVENTS_STREAM = f"{prefix}:events"
+
+
 @pytest.fixture(autouse=True)
 def fresh_redis_keys(settings):
     """Give each test its own key prefix (throttle buckets start empty)."""
-    settings.REDIS_KEY_PREFIX = f"test:{uuid.uuid4().hex}"
-    settings.EVENTS_STREAM = f"{settings.REDIS_KEY_PREFIX}:events"
+    use_key_prefix(settings, f"test:{uuid.uuid4().hex}")
     # In-process tests need no collected manifest; server processes use the
     # real one, which `make test` builds first (as a deploy's build does).
     settings.STORAGES = {

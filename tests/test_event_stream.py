@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from snippets.models import Snippet
-from tests.conftest import EVENT_TIMEOUT_SECONDS
+from tests.conftest import EVENT_TIMEOUT_SECONDS, use_key_prefix
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,8 +22,7 @@ def server(server_factory):
 
 @pytest.fixture(autouse=True)
 def shared_prefix(settings):
-    settings.REDIS_KEY_PREFIX = PREFIX
-    settings.EVENTS_STREAM = f"{PREFIX}:events"
+    use_key_prefix(settings, PREFIX)
 
 
 class EventStream:

@@ -20,7 +20,12 @@ from websockets.sync.client import connect
 from snippets import localredis
 from snippets.models import Snippet
 from snippets.redis_client import get_redis
-from tests.conftest import EVENT_TIMEOUT_SECONDS, sign_up_token, wait_until
+from tests.conftest import (
+    EVENT_TIMEOUT_SECONDS,
+    sign_up_token,
+    use_key_prefix,
+    wait_until,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,8 +45,7 @@ def writer_server(server_factory):
 @pytest.fixture(autouse=True)
 def shared_prefix(settings):
     """Publish from this test process on the servers' channel."""
-    settings.REDIS_KEY_PREFIX = SHARED_PREFIX
-    settings.EVENTS_STREAM = f"{SHARED_PREFIX}:events"
+    use_key_prefix(settings, SHARED_PREFIX)
 
 
 def receive(ws, timeout=EVENT_TIMEOUT_SECONDS):

@@ -19,7 +19,7 @@ from websockets.sync.client import connect
 
 from snippets import localredis
 from snippets.models import Snippet
-from tests.conftest import EVENT_TIMEOUT_SECONDS
+from tests.conftest import EVENT_TIMEOUT_SECONDS, use_key_prefix
 from tests.slow_urls import release, wait_entered
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,8 +40,7 @@ def other_server(server_factory):
 @pytest.fixture(autouse=True)
 def shared_prefix(settings):
     """Changes made in this test process are recorded in the servers' history."""
-    settings.REDIS_KEY_PREFIX = PREFIX
-    settings.EVENTS_STREAM = f"{PREFIX}:events"
+    use_key_prefix(settings, PREFIX)
 
 
 def receive(ws):

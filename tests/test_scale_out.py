@@ -14,7 +14,13 @@ from django.utils import timezone
 from websockets.sync.client import connect
 
 from snippets.models import Snippet
-from tests.conftest import EVENT_TIMEOUT_SECONDS, launch, server_env, wait_until
+from tests.conftest import (
+    EVENT_TIMEOUT_SECONDS,
+    launch,
+    server_env,
+    use_key_prefix,
+    wait_until,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,8 +43,7 @@ def test_two_webs_and_two_clocks_share_every_change_and_erase_each_snippet_once(
     two clocks erase each expired snippet exactly once."""
     prefix = f"test:scale:{uuid.uuid4().hex}"
     # This process's own changes (the ORM, below) are announced to the servers.
-    settings.REDIS_KEY_PREFIX = prefix
-    settings.EVENTS_STREAM = f"{prefix}:events"
+    use_key_prefix(settings, prefix)
     webs = [server_factory(REDIS_KEY_PREFIX=prefix) for _ in range(2)]
     with connect(webs[0].ws_url) as first, connect(webs[1].ws_url) as second:
         clients = [first, second]
