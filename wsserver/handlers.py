@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from urllib.parse import urlsplit
@@ -12,43 +11,34 @@ from tornado.websocket import WebSocketHandler
 
 from wsserver import handshake
 from wsserver.budget import FrameBudget
+from wsserver.handshake import ClientConnection
 from wsserver.protocol import BadMessage, Message, parse_message, reply
 from wsserver.sending import CLOSE_POLICY_VIOLATION, BoundedSender
 
 log = logging.getLogger(__name__)
 
 
-class ApiSocketHandler(BoundedSender, WebSocketHandler):
+class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
     """One client connection speaking protocol v1 (see README.md)."""
 
     def initialize(self):
-        self.hub = self.application.hub
-        self.config = self.application.config
+        super().initialize()
         # Requests being answered, for the in-flight limit (asyncio keeps only
         # weak references to tasks).
         self.tasks: set[asyncio.Task] = set()
         self.budget = FrameBudget(self.config.frames_per_second)
-        self.last_frame_at = time.monotonic()
-        self.address = handshake.client_address(
-            self.request, num_proxies=self.config.num_proxies
-        )
 
     async def get(self, *args, **kwargs):
         # Refuse before the upgrade, so a client sees a plain HTTP status.
         refusal = self.hub.refusal(self.request, self.address)
         if refusal:
-            return self._refuse(*refusal)
+            return self.refuse_connection(*refusal)
         # Checked here, exactly: Tornado's own check would also take a page of
         # another scheme on this host and port.
         origin = self.request.headers.get("Origin")
         if origin is not None and not self.check_origin(origin):
-            return self._refuse(403, "Origin not allowed.")
+            return self.refuse_connection(403, "Origin not allowed.")
         await super().get(*args, **kwargs)
-
-    def _refuse(self, status: int, detail: str) -> None:
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"detail": detail}))
 
     def check_origin(self, origin):
         return handshake.origin_allowed(

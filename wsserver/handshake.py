@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -85,3 +87,20 @@ def peer_from(request: HTTPServerRequest) -> Peer:
             if name in request.headers
         },
     )
+
+
+class ClientConnection:
+    """What a socket and an event stream share (a mixin for `RequestHandler`s):
+    the hub and its limits, the client's address, and a plain JSON refusal
+    before any upgrade or stream begins."""
+
+    def initialize(self):
+        self.hub = self.application.hub
+        self.config = self.application.config
+        self.address = client_address(self.request, num_proxies=self.config.num_proxies)
+        self.last_frame_at = time.monotonic()
+
+    def refuse_connection(self, status: int, detail: str) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"detail": detail}))

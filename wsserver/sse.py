@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 
 from tornado.web import RequestHandler
 
@@ -23,30 +22,21 @@ from wsserver.protocol import BadMessage, parse_message
 log = logging.getLogger(__name__)
 
 
-class EventStreamHandler(RequestHandler):
+class EventStreamHandler(handshake.ClientConnection, RequestHandler):
     """One subscription, streamed; it counts as a connection of the hub."""
 
     def initialize(self):
-        self.hub = self.application.hub
-        self.config = self.application.config
-        self.address = handshake.client_address(
-            self.request, num_proxies=self.config.num_proxies
-        )
-        self.last_frame_at = time.monotonic()
+        super().initialize()
         self.buffered_bytes = 0
         self.closed = asyncio.get_running_loop().create_future()
 
-    def _refuse(self, status: int, detail: str) -> None:
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"detail": detail}))
-
     async def get(self):
         if "token" in self.request.query_arguments:
-            return self._refuse(400, "Send credentials in the Authorization header.")
+            detail = "Send credentials in the Authorization header."
+            return self.refuse_connection(400, detail)
         refusal = self.hub.refusal(self.request, self.address)
         if refusal:
-            return self._refuse(*refusal)
+            return self.refuse_connection(*refusal)
         frame = {"method": "SUBSCRIBE", "url": self.get_query_argument("url", "")}
         if "Authorization" in self.request.headers:
             frame["headers"] = {"Authorization": self.request.headers["Authorization"]}
@@ -55,7 +45,7 @@ class EventStreamHandler(RequestHandler):
         try:
             message = parse_message(json.dumps(frame))
         except BadMessage as error:
-            return self._refuse(400, error.detail)
+            return self.refuse_connection(400, error.detail)
         self.hub.add(self)
         self.hub.streams.add(self)
         try:
