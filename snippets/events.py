@@ -1,9 +1,16 @@
 """
-Change events: every saved or deleted snippet is recorded in the history of
-changes in Redis (a stream, `EVENTS_STREAM`) after its transaction commits,
-whatever made the change (either transport, the admin, a shell, the erase job),
-for the WebSocket processes to fan out to subscribers. The stream entry's id is
-the change's position: subscribers resume from it.
+Change events: every saved or deleted row of a tracked model is recorded in the
+history of changes in Redis (a stream, `EVENTS_STREAM`) after its transaction
+commits, whatever made the change (either transport, the admin, a shell, the
+erase job), for the WebSocket processes to fan out to subscribers. The stream
+entry's id is the change's position: subscribers resume from it.
+
+A record says which resource changed and how, never how anyone sees it:
+`{"event", "url", "before"}`, where `before` holds the row's values before the
+change (snippets/live.py: `recorded_fields`). Each subscriber is shown the
+change as its own GET shows the resource. A `revoked` record names an identity
+whose credentials stopped holding (signed out, password changed, deactivated):
+every process ends its subscriptions.
 """
 
 import json
@@ -11,15 +18,16 @@ import logging
 import threading
 
 from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.urls import reverse
 from redis.exceptions import RedisError
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
-from snippets.models import Snippet
+from snippets.live import identity, recorded_fields
 from snippets.redis_client import get_redis
-from snippets.serializers import SnippetSerializer
 
 log = logging.getLogger(__name__)
 
@@ -39,28 +47,75 @@ def publish(event):
         if unrecorded.is_set():
             client.xadd(settings.EVENTS_STREAM, {"event": RESYNC}, **options)
             unrecorded.clear()
-        encoded = json.dumps(event, separators=(",", ":"))
+        encoded = json.dumps(event, separators=(",", ":"), cls=DjangoJSONEncoder)
         client.xadd(settings.EVENTS_STREAM, {"event": encoded}, **options)
     except RedisError as exc:
         unrecorded.set()
-        log.warning("Event not recorded (%s): %s %s", exc, event["event"], event["url"])
+        log.warning("Event not recorded (%s): %s", exc, event["event"])
 
 
-def snippet_event(name, snippet):
-    """The `created` or `updated` event: the snippet exactly as GET shows it."""
-    data = SnippetSerializer(snippet, context={"request": None}).data
-    return {"event": name, "url": data["url"], "data": data}
-
-
-@receiver(post_save, sender=Snippet)
-def snippet_saved(sender, instance, created, **kwargs):
-    name = "created" if created else "updated"
-    # Rendered at commit, once per change, however many subscribers there are.
-    transaction.on_commit(lambda: publish(snippet_event(name, instance)), robust=True)
-
-
-@receiver(post_delete, sender=Snippet)
-def snippet_deleted(sender, instance, **kwargs):
-    url = reverse("snippet-detail", kwargs={"pk": instance.pk})
-    event = {"event": "deleted", "url": url, "data": {"id": instance.pk, "url": url}}
+def publish_on_commit(event):
     transaction.on_commit(lambda: publish(event), robust=True)
+
+
+def track(model, *, detail_view_name):
+    """Record every save and delete of `model`'s rows, each under the URL of its
+    detail view (which must be a `LiveViewSetMixin` view)."""
+    attnames = [field.attname for field in recorded_fields(model)]
+
+    def url(pk):
+        return reverse(detail_view_name, kwargs={"pk": pk})
+
+    def remember(sender, instance, **kwargs):
+        # Read in the saving transaction (after the row lock a PUT takes): the
+        # row exactly as it was. One small query per save.
+        rows = model._base_manager.filter(pk=instance.pk).values(*attnames)
+        instance._live_before = None if instance.pk is None else rows.first()
+
+    def saved(sender, instance, created, **kwargs):
+        before = instance.__dict__.pop("_live_before", None)
+        event = "created" if created else "updated"
+        publish_on_commit({"event": event, "url": url(instance.pk), "before": before})
+
+    def deleted(sender, instance, **kwargs):
+        before = {name: getattr(instance, name) for name in attnames}
+        data = {"id": instance.pk, "url": url(instance.pk)}
+        publish_on_commit(
+            {"event": "deleted", "url": data["url"], "data": data, "before": before}
+        )
+
+    pre_save.connect(remember, sender=model, weak=False)
+    post_save.connect(saved, sender=model, weak=False)
+    post_delete.connect(deleted, sender=model, weak=False)
+
+
+def revoke(user_id):
+    """End the user's subscriptions in every process, once this commits."""
+    publish_on_commit({"event": "revoked", "identity": identity(user_id)})
+
+
+def user_changing(sender, instance, **kwargs):
+    old = User.objects.filter(pk=instance.pk).values("password", "is_active").first()
+    instance._credentials_before = old
+
+
+def user_saved(sender, instance, created, **kwargs):
+    old = instance.__dict__.pop("_credentials_before", None)
+    deactivated = old and old["is_active"] and not instance.is_active
+    if deactivated or old and old["password"] != instance.password:
+        revoke(instance.pk)
+
+
+def user_deleted(sender, instance, **kwargs):
+    revoke(instance.pk)
+
+
+def signed_out(sender, instance, created, **kwargs):
+    if created and instance.token.user_id is not None:
+        revoke(instance.token.user_id)
+
+
+pre_save.connect(user_changing, sender=User)
+post_save.connect(user_saved, sender=User)
+post_delete.connect(user_deleted, sender=User)
+post_save.connect(signed_out, sender=BlacklistedToken)

@@ -2,6 +2,7 @@ from functools import cache
 from html import escape
 
 from django.db import models
+from django.db.models import Q
 from pygments import highlight
 from pygments.formatters.html import HtmlFormatter
 from pygments.lexers import get_all_lexers, get_lexer_by_name
@@ -37,10 +38,20 @@ class Snippet(models.Model):
         null=True,
         blank=True,
     )
+    private = models.BooleanField(
+        default=False, help_text="Only the owner and staff can see it."
+    )
     highlighted = models.TextField()
 
     class Meta:
         ordering = ["-created", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(private=False) | Q(owner__isnull=False),
+                name="private_snippet_has_owner",
+                violation_error_message="Anonymous snippets cannot be private.",
+            )
+        ]
 
     def __str__(self):
         return self.title
@@ -56,3 +67,13 @@ class Snippet(models.Model):
         )
         self.highlighted = highlight(self.code, lexer, formatter)
         super().save(*args, **kwargs)
+
+    @staticmethod
+    def readable_by(user) -> Q:
+        """The one rule of who sees what: anyone sees public snippets, their
+        owner also private ones, staff all. Lists, pages and events apply it."""
+        if user.is_staff:
+            return Q()
+        if user.is_authenticated:
+            return Q(private=False) | Q(owner_id=user.pk)
+        return Q(private=False)

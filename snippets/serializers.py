@@ -51,8 +51,21 @@ class SnippetSerializer(serializers.HyperlinkedModelSerializer):
             "linenos",
             "language",
             "style",
+            "private",
             "created",
         ]
+
+    def validate(self, attrs):
+        if self.instance is not None:
+            owner = self.instance.owner
+        else:  # created as the request's user (SnippetViewSet.perform_create)
+            user = self.context["request"].user
+            owner = user if user.is_authenticated else None
+        private = attrs.get("private", getattr(self.instance, "private", False))
+        if private and owner is None:
+            message = "Anonymous snippets cannot be private: sign in to make one."
+            raise serializers.ValidationError({"private": [message]})
+        return attrs
 
     def validate_code(self, value):
         limit = settings.SNIPPET_MAX_CODE_BYTES

@@ -85,6 +85,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    # Sign-out blacklists the refresh token (and ends the user's subscriptions).
+    "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "snippets",
@@ -100,6 +102,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "snippets.middleware.LoginThrottleMiddleware",
+    "snippets.live.SubscriberMiddleware",
 ]
 
 ROOT_URLCONF = "snippets.urls"
@@ -237,6 +240,7 @@ WS_HANDSHAKE_TIMEOUT_SECONDS = env_int("WS_HANDSHAKE_TIMEOUT_SECONDS", 30)
 WS_IDLE_TIMEOUT_SECONDS = env_int("WS_IDLE_TIMEOUT_SECONDS", 300)
 WS_DRAIN_SECONDS = env_int("WS_DRAIN_SECONDS", 10)
 WS_THREADS = env_int("WS_THREADS", 8)
+WS_TOKEN_GRACE_SECONDS = env_int("WS_TOKEN_GRACE_SECONDS", 10)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -270,6 +274,8 @@ SIMPLE_JWT = {
     # The seed's clients send `Authorization: JWT <token>`; `Bearer` is today's norm.
     "AUTH_HEADER_TYPES": ("JWT", "Bearer"),
     "SIGNING_KEY": SECRET_KEY,
+    # A password change ends the tokens issued before it (and subscriptions).
+    "CHECK_REVOKE_TOKEN": True,
 }
 
 SPECTACULAR_SETTINGS = {

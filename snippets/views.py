@@ -1,9 +1,11 @@
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Prefetch
 from rest_framework import mixins, permissions, renderers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from snippets.live import LiveViewSetMixin
 from snippets.models import Snippet
 from snippets.permissions import CanCreateSnippet, IsOwnerOrReadOnly
 from snippets.serializers import SnippetSerializer, UserSerializer
@@ -12,17 +14,22 @@ from snippets.serializers import SnippetSerializer, UserSerializer
 HIGHLIGHT_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
 
-class SnippetViewSet(viewsets.ModelViewSet):
+class SnippetViewSet(LiveViewSetMixin, viewsets.ModelViewSet):
     """
     List, create, retrieve, update and delete snippets; `highlight` shows one as
     a highlighted HTML page.
 
-    Anyone may read and create; only the owner or staff may change or delete.
+    Anyone may read public snippets and create; a private one is seen only by its
+    owner and staff (to anyone else it does not exist: 404). Only the owner or
+    staff may change or delete.
     """
 
     queryset = Snippet.objects.select_related("owner")
     serializer_class = SnippetSerializer
     permission_classes = [CanCreateSnippet, IsOwnerOrReadOnly]
+
+    def readable(self):
+        return Snippet.readable_by(self.request.user)
 
     def get_queryset(self):
         queryset = super().get_queryset()
@@ -54,6 +61,12 @@ class SnippetViewSet(viewsets.ModelViewSet):
 class UserViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """List and retrieve users with their snippets; `POST` signs up."""
 
-    queryset = User.objects.prefetch_related("snippets").order_by("id")
+    queryset = User.objects.order_by("id")
     serializer_class = UserSerializer
     permission_classes = [permissions.AllowAny]
+
+    def get_queryset(self):
+        # A user's snippets as this request may see them: no private ones of others.
+        readable = Snippet.objects.filter(Snippet.readable_by(self.request.user))
+        snippets = Prefetch("snippets", queryset=readable.only("id", "owner_id"))
+        return super().get_queryset().prefetch_related(snippets)

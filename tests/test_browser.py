@@ -261,7 +261,7 @@ def test_browser_client_follows_the_servers_rules(web_server, open_page):
     """Event URL matching, the JSON body rule and the query methods are the same
     in static/js/client.js as in wsserver/."""
     from wsserver.bridge import is_json
-    from wsserver.events import ancestor_paths, subscription_path
+    from wsserver.subscriptions import ancestor_paths, subscription_path
     from wsserver.protocol import QUERY_METHODS
 
     page = open_page(web_server)

@@ -1,13 +1,19 @@
-"""The fan-out on its own: who hears which change, in what order, and what is
-not a change at all. No Redis: changes are handed in directly."""
+"""The fan-out on its own: who hears which change, in what order, as whom, and
+what is not a change at all. No Redis and no Django: changes are handed in
+directly, and a stub stands in for the app's GET of each changed resource."""
 
 import asyncio
 import json
+import time
 
 import pytest
 
-from wsserver.events import EventFanout, Subscription, subscription_path
+from wsserver.audience import Credentials
+from wsserver.bridge import Peer
+from wsserver.events import EXPIRED, REVOKED, EventFanout
 from wsserver.history import Entry, Position, _entry
+from wsserver.protocol import Message
+from wsserver.subscriptions import Subscription, subscription_path
 
 
 class Recorder:
@@ -23,14 +29,41 @@ class Recorder:
     def urls(self):
         return [frame["url"] for frame in self.frames]
 
+    @property
+    def events(self):
+        return [(frame["event"], frame["url"]) for frame in self.frames]
 
-def change(number, url):
+
+class App:
+    """What the app answers to the GET of a changed resource, per identity:
+    `visible[identity]` is the set of URLs it sees now, `before` those it saw."""
+
+    def __init__(self, visible=None, before=None, status=None):
+        self.visible = visible or {}
+        self.before = before or {}
+        self.status = status
+        self.renders = []
+
+    async def render(self, entry, credentials):
+        who = credentials.identity
+        self.renders.append((entry.url, who))
+        seen = entry.url in self.before.get(who, {entry.url})
+        headers = {"Live-Visible-Before": "true" if seen else "false"}
+        status = self.status or (
+            200 if entry.url in self.visible.get(who, {entry.url}) else 404
+        )
+        return {"status": status, "headers": headers, "data": {"as": who}}
+
+
+def as_(identity, expires=None):
+    request = Message("/api/snippets/", "SUBSCRIBE", token=identity)
+    return Credentials(identity, request, Peer("127.0.0.1", "localhost"), expires)
+
+
+def change(number, url, name="updated", **record):
     """The `number`th change, to `url`, as the history reader hands it over."""
-    return _entry((f"{number}-0".encode(), {b"event": event(url)}), "e")
-
-
-def event(url):
-    return json.dumps({"event": "updated", "url": url, "data": {}})
+    text = json.dumps({"event": name, "url": url, **record})
+    return _entry((f"{number}-0".encode(), {b"event": text}), "e")
 
 
 NOT_CHANGES = [
@@ -42,6 +75,8 @@ NOT_CHANGES = [
     '{"event": "x", "url": "//evil.example/"}',
     '{"event": 5, "url": "/api/"}',
     '{"event": "x"}',
+    '{"event": "revoked"}',
+    '{"event": "revoked", "identity": 5}',
 ]
 
 
@@ -54,83 +89,218 @@ def test_what_is_not_a_change_is_skipped(text):
 
 def test_every_change_carries_its_position():
     """The position is the history's epoch and the entry's id."""
-    entry = change(7, "/api/snippets/1/")
-    assert json.loads(entry.text)["position"] == "e:7-0"
+    assert change(7, "/api/snippets/1/").position == "e:7-0"
     assert Position.parse("e:7-0") == Position("e", (7, 0))
     assert [Position.parse(text) for text in ["", "e", "e:x", ":1-0", "e:1"]] == [
         None
     ] * 5
 
 
-def fanout_with(*urls):
-    """A fan-out with one live subscriber per URL in `urls`."""
-    fanout = EventFanout(history=None)
+def fanout_with(app, *subscribed):
+    """A fan-out with one live subscriber per `(url, identity)` in `subscribed`."""
+    fanout = EventFanout(history=None, render=app.render, grace_seconds=0)
     recorders = []
-    for url in urls:
+    for url, identity in subscribed:
         recorders.append(Recorder())
-        subscription = Subscription(recorders[-1], subscription_path(url), (0, 0), None)
-        fanout.subscriptions.setdefault(subscription.path, {})[recorders[-1]] = (
-            subscription
-        )
-        fanout.paths.setdefault(recorders[-1], set()).add(subscription.path)
+        add(fanout, recorders[-1], url, as_(identity))
     return fanout, recorders
+
+
+def add(fanout, recorder, url, credentials, floor=(0, 0), backlog=None):
+    subscription = Subscription(
+        recorder, subscription_path(url), floor, credentials, backlog
+    )
+    fanout.subscriptions.setdefault(subscription.path, {})[recorder] = subscription
+    fanout.paths.setdefault(recorder, set()).add(subscription.path)
+    return subscription
+
+
+def deliver(fanout, *entries):
+    async def main():
+        for entry in entries:
+            await fanout.deliver(entry)
+
+    asyncio.run(main())
 
 
 def test_subscriptions_hear_their_resource_and_what_is_below_it():
     """A list hears its items; an item hears only itself; paths match decoded."""
     fanout, [listing, one, encoded, other] = fanout_with(
-        "/api/snippets/", "/api/snippets/1", "/api/snippets/%31/", "/api/users/"
+        App(),
+        ("/api/snippets/", "anonymous"),
+        ("/api/snippets/1", "anonymous"),
+        ("/api/snippets/%31/", "anonymous"),
+        ("/api/users/", "anonymous"),
     )
-    fanout.deliver(change(1, "/api/snippets/1/"))
-    fanout.deliver(change(2, "/api/snippets/12/"))
+    deliver(fanout, change(1, "/api/snippets/1/"), change(2, "/api/snippets/12/"))
     assert listing.urls == ["/api/snippets/1/", "/api/snippets/12/"]
     assert one.urls == encoded.urls == ["/api/snippets/1/"]
     assert other.frames == []
 
 
-def test_a_change_is_heard_once_and_never_again():
-    """Subscribed to a list and to an item in it, a connection hears a change
-    once; a change handed over twice is sent once."""
-    fanout, [recorder] = fanout_with("/api/snippets/")
-    subscription = Subscription(recorder, "/api/snippets/1/", (0, 0), None)
-    fanout.subscriptions["/api/snippets/1/"] = {recorder: subscription}
-    fanout.deliver(change(1, "/api/snippets/1/"))
-    fanout.deliver(change(1, "/api/snippets/1/"))
-    assert len(recorder.frames) == 1
+def test_a_change_is_rendered_once_per_identity_and_heard_once():
+    """Many subscribers of one identity cost one render; a connection subscribed
+    to a list and an item in it hears a change once; a repeat is dropped."""
+    app = App()
+    fanout, recorders = fanout_with(
+        app, *[("/api/snippets/", "anonymous")] * 50, ("/api/snippets/", "user:1")
+    )
+    add(fanout, recorders[0], "/api/snippets/1/", as_("anonymous"))
+    deliver(fanout, change(1, "/api/snippets/1/"), change(1, "/api/snippets/1/"))
+    assert sorted(app.renders) == [
+        ("/api/snippets/1/", "anonymous"),
+        ("/api/snippets/1/", "user:1"),
+    ]
+    assert all(len(recorder.frames) == 1 for recorder in recorders)
+    assert recorders[0].frames[0]["data"] == {"as": "anonymous"}
+    assert recorders[-1].frames[0]["data"] == {"as": "user:1"}
+
+
+@pytest.mark.parametrize(
+    ("name", "before", "now", "heard"),
+    [
+        ("created", False, True, "created"),
+        ("created", False, False, None),
+        ("updated", True, True, "updated"),
+        ("updated", False, True, "created"),  # made public: it enters the view
+        ("updated", True, False, "deleted"),  # made private: it leaves
+        ("updated", False, False, None),  # never seen: nothing, not even its id
+        ("deleted", True, False, "deleted"),
+        ("deleted", False, False, None),
+    ],
+)
+def test_each_identity_hears_how_its_view_changed(name, before, now, heard):
+    url = "/api/snippets/1/"
+    app = App(
+        visible={"anonymous": {url} if now else set()},
+        before={"anonymous": {url} if before else set()},
+    )
+    fanout, [recorder] = fanout_with(app, ("/api/snippets/", "anonymous"))
+    data = {"id": 1, "url": url}
+    deliver(fanout, change(1, url, name, data=data))
+    assert recorder.events == ([(heard, url)] if heard else [])
+    if heard == "deleted":
+        assert recorder.frames[0]["data"] == data
+
+
+def test_credentials_that_no_longer_hold_end_the_subscriptions_of_that_identity():
+    """A render answered 401 ends every subscription of that identity, with the
+    app's reason; others hear the change."""
+    app = App(status=401)
+    fanout, [ended, also_ended] = fanout_with(
+        app, ("/api/snippets/", "user:1"), ("/api/snippets/1/", "user:1")
+    )
+    deliver(fanout, change(1, "/api/snippets/1/"))
+    assert ended.frames == [
+        {
+            "event": "unsubscribed",
+            "url": "/api/snippets/",
+            "status": 401,
+            "data": {"detail": "Credentials no longer valid."},
+        }
+    ]
+    assert also_ended.events == [("unsubscribed", "/api/snippets/1/")]
+    assert fanout.paths == {} and fanout.subscriptions == {}
+
+
+def test_a_change_the_app_cannot_show_asks_its_subscribers_to_refetch():
+    fanout, [recorder] = fanout_with(App(status=500), ("/api/snippets/", "anonymous"))
+    deliver(fanout, change(1, "/api/snippets/1/"))
+    assert recorder.frames == [{"event": "resync", "url": "/api/snippets/"}]
+
+
+def test_a_revocation_ends_that_identitys_subscriptions_only():
+    fanout, [revoked, other] = fanout_with(
+        App(), ("/api/snippets/", "user:1"), ("/api/snippets/", "user:2")
+    )
+    revocation = _entry(
+        (b"2-0", {b"event": b'{"event":"revoked","identity":"user:1"}'}), "e"
+    )
+    deliver(fanout, revocation, change(3, "/api/snippets/1/"))
+    assert revoked.frames == [
+        {
+            "event": "unsubscribed",
+            "url": "/api/snippets/",
+            "status": 401,
+            "data": {"detail": REVOKED},
+        }
+    ]
+    assert other.events == [("updated", "/api/snippets/1/")]
 
 
 class History:
-    """The history, as far as catching up reads it."""
+    """The history, as far as subscribing and catching up read it."""
 
-    def __init__(self, entries):
-        self.entries = entries
+    def __init__(self, entries=()):
+        self.entries = list(entries)
 
     async def between(self, after, upto, epoch):
         return [e for e in self.entries if after < e.id <= upto]
+
+    async def reaches_back_to(self, entry_id):
+        return True
 
 
 def test_catching_up_sends_missed_changes_then_waiting_ones_in_order():
     """What the reader passed before a subscription began comes first, then what
     arrived while that was read, each once, in order."""
     missed = [change(n, f"/api/snippets/{n}/") for n in (1, 2, 3)]
-    fanout = EventFanout(history=History(missed))
+    app = App()
+    fanout = EventFanout(history=History(missed), render=app.render, grace_seconds=0)
     fanout.cursor, fanout.epoch = (3, 0), "e"
     recorder = Recorder()
-    subscription = Subscription(recorder, "/api/snippets/", (1, 0))
-    fanout.subscriptions["/api/snippets/"] = {recorder: subscription}
-    fanout.deliver(change(3, "/api/snippets/3/"))  # read again while catching up
-    fanout.deliver(change(4, "/api/snippets/4/"))
-    assert recorder.frames == []
-    asyncio.run(fanout.catch_up(subscription))
-    fanout.deliver(change(5, "/api/snippets/5/"))
+    subscription = add(
+        fanout, recorder, "/api/snippets/", as_("anonymous"), (1, 0), backlog=[]
+    )
+
+    async def main():
+        await fanout.deliver(change(3, "/api/snippets/3/"))  # read again meanwhile
+        await fanout.deliver(change(4, "/api/snippets/4/"))
+        assert recorder.frames == []
+        await fanout.catch_up(subscription)
+        await fanout.deliver(change(5, "/api/snippets/5/"))
+
+    asyncio.run(main())
     assert recorder.urls == [f"/api/snippets/{n}/" for n in (2, 3, 4, 5)]
+
+
+def test_a_subscription_ends_when_its_token_expires_unless_renewed():
+    """Subscribed with a token about to expire, a subscriber is told
+    `unsubscribed` (401) once it has; subscribing again with a later token (as a
+    renewal does) keeps it listening."""
+    app = App()
+    fanout = EventFanout(history=History(), render=app.render, grace_seconds=0)
+    fanout._reading.set()
+    fanout._reader = object()
+    fanout.epoch, fanout.cursor = "e", (0, 0)
+    expiring, renewed = Recorder(), Recorder()
+    start = Position("e", (0, 0))
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        now = time.time()
+        for recorder, lifetime in [(expiring, 0.05), (renewed, 0.05), (renewed, 3600)]:
+            subscription = await fanout.subscribe(
+                recorder, "/api/snippets/", as_("user:1", now + lifetime), after=start
+            )
+            await fanout.catch_up(subscription)
+        ended = loop.create_future()
+        expiring.send_text = lambda text: ended.set_result(json.loads(text))
+        assert (await ended)["data"] == {"detail": EXPIRED}
+        await fanout.deliver(change(1, "/api/snippets/1/"))
+
+    asyncio.run(main())
+    assert renewed.events == [("updated", "/api/snippets/1/")]
+    assert expiring not in fanout.paths
 
 
 def test_a_change_that_could_not_be_recorded_resyncs_every_subscription():
     """A `resync` in the history tells each subscription to fetch again."""
-    fanout, [listing, one] = fanout_with("/api/snippets/", "/api/snippets/1/")
+    fanout, [listing, one] = fanout_with(
+        App(), ("/api/snippets/", "anonymous"), ("/api/snippets/1/", "anonymous")
+    )
     resync = _entry((b"9-0", {b"event": b'{"event": "resync"}'}), "e")
     assert isinstance(resync, Entry)
-    fanout.deliver(resync)
+    deliver(fanout, resync)
     assert listing.frames == [{"event": "resync", "url": "/api/snippets/"}]
     assert one.frames == [{"event": "resync", "url": "/api/snippets/1/"}]

@@ -24,7 +24,6 @@ from tests.conftest import EVENT_TIMEOUT_SECONDS
 from wsserver.app import SocketApplication
 from wsserver.budget import FrameBudget
 from wsserver.config import ServerConfig
-from wsserver.events import EventFanout
 from wsserver.history import History
 
 BAD_FRAMES = [
@@ -97,11 +96,10 @@ class HandlerTestCase(AsyncHTTPTestCase):
             stream=settings.EVENTS_STREAM,
             redis_options=settings.REDIS_OPTIONS,
         )
-        fanout = EventFanout(history=history)
         return SocketApplication(
             wsgi_app=self.wsgi_app,
             config=ServerConfig.from_settings(**self.config),
-            fanout=fanout,
+            history=history,
         )
 
     def tearDown(self):

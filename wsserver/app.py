@@ -14,7 +14,6 @@ from tornado.ioloop import PeriodicCallback
 
 from wsserver.bridge import Bridge
 from wsserver.config import ServerConfig
-from wsserver.events import EventFanout
 from wsserver.handlers import ApiSocketHandler
 from wsserver.history import History
 from wsserver.http import BodyLimit, DjangoContainer, log_request
@@ -33,11 +32,11 @@ class SocketApplication(tornado.web.Application):
     the IOLoop and a flood of either kind is refused, not queued without end.
     """
 
-    def __init__(self, *, wsgi_app: WSGIApp, config: ServerConfig, fanout: EventFanout):
+    def __init__(self, *, wsgi_app: WSGIApp, config: ServerConfig, history: History):
         self.config = config
         executor = ThreadPoolExecutor(config.threads, thread_name_prefix="django")
         self.hub = Hub(
-            bridge=Bridge(wsgi_app), executor=executor, fanout=fanout, config=config
+            bridge=Bridge(wsgi_app), executor=executor, history=history, config=config
         )
         django = DjangoContainer(wsgi_app, hub=self.hub)
         super().__init__(
@@ -72,8 +71,7 @@ def make_app(**config_overrides) -> SocketApplication:
         stream=settings.EVENTS_STREAM,
         redis_options=settings.REDIS_OPTIONS,
     )
-    fanout = EventFanout(history=history)
-    return SocketApplication(wsgi_app=wsgi_app, config=config, fanout=fanout)
+    return SocketApplication(wsgi_app=wsgi_app, config=config, history=history)
 
 
 def raise_open_file_limit(wanted: int) -> None:

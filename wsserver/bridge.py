@@ -158,7 +158,8 @@ class Bridge:
     def __init__(self, app: WSGIApp):
         self.app = as_http_servers_do(app)
 
-    def handle(self, message: Message, peer: Peer) -> dict:
-        """Answer `message`, an HTTP method, with its reply."""
-        response = call_app(self.app, build_environ(message, peer))
-        return response_reply(message, response)
+    def handle(self, message: Message, peer: Peer, marks: Mapping = {}) -> dict:
+        """Answer `message`, an HTTP method, with its reply. `marks` go into the
+        environ as they are: what the server tells the app (wsserver/audience.py)."""
+        environ = {**build_environ(message, peer), **marks}
+        return response_reply(message, call_app(self.app, environ))

@@ -33,6 +33,7 @@ class ServerConfig:
     idle_timeout_seconds: float
     drain_seconds: float
     threads: int
+    token_grace_seconds: float
     allowed_origins: tuple[str, ...]
     request_max_bytes: int = _from("REQUEST_MAX_BYTES")
     num_proxies: int = _from("NUM_PROXIES")

@@ -1,13 +1,15 @@
 """
 Event fan-out: one reader of the history per process, delivering each change to
-the subscriptions at or above its URL, in order, once.
+the subscriptions at or above its URL, in order, once, as each subscriber's own
+GET shows it (wsserver/audience.py).
 
-App-agnostic: a change is `{"event", "url", "data"}` in the history; a
-subscription to `/api/snippets/` hears `/api/snippets/12/`, and one to
-`/api/snippets/12/` hears only that resource. static/js/client.js matches event
-URLs by the same rule (`hears`). A subscription starts at a position: every
-change after it is delivered, replayed from the history where the reader has
-already passed it, or the subscriber is told to refetch (`resync`).
+App-agnostic: a change is `{"event", "url", ...}` in the history; a subscription
+to `/api/snippets/` hears `/api/snippets/12/`, and one to `/api/snippets/12/`
+hears only that resource. static/js/client.js matches event URLs by the same
+rule (`hears`). A subscription starts at a position: every change after it is
+delivered, replayed from the history where the reader has already passed it, or
+the subscriber is told to refetch (`resync`). It ends (`unsubscribed`) when the
+credentials it was made with expire or are revoked.
 """
 
 from __future__ import annotations
@@ -15,69 +17,39 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from dataclasses import dataclass, field
-from typing import Protocol
-from urllib.parse import unquote, urlsplit
+import time
+from collections.abc import Awaitable, Callable
 
 from redis.exceptions import RedisError
 
+from wsserver.audience import Credentials, CredentialsEnded, RenderFailed, event_for
 from wsserver.history import Entry, History, Position, StreamId
+from wsserver.protocol import encode
+from wsserver.subscriptions import (
+    Subscriber,
+    Subscription,
+    ancestor_paths,
+    subscription_path,
+)
 
 log = logging.getLogger(__name__)
 
 RECONNECT_MIN_SECONDS = 0.1
 RECONNECT_MAX_SECONDS = 5.0
+EXPIRED = "Token expired: subscribe again with a new one."
+REVOKED = "Signed out, password changed or deactivated: sign in again."
 
 
-class Subscriber(Protocol):
-    """Anything that takes serialized frames: a socket or an event stream."""
-
-    def send_text(self, text: str) -> None: ...
-
-
-def subscription_path(url: str) -> str:
-    """The path a subscription listens under, in one normal form: decoded (as
-    Django routes it: `/api/snippets/%31/` is snippet 1) and ending in `/`."""
-    path = unquote(urlsplit(url).path)
-    return path if path.endswith("/") else path + "/"
-
-
-def ancestor_paths(url: str) -> list[str]:
-    """`/a/b/` -> `["/a/b/", "/a/", "/"]`: every subscription path that hears it."""
-    path = subscription_path(url)
-    paths = [path]
-    while path != "/":
-        path = path[: path.rstrip("/").rfind("/") + 1]
-        paths.append(path)
-    return paths
-
-
-@dataclass(eq=False)
-class Subscription:
-    """One subscriber listening under one path, from `floor` on. While it is
-    being caught up from the history, live changes wait in `backlog`."""
-
-    subscriber: Subscriber
-    path: str
-    floor: StreamId
-    backlog: list[Entry] | None = field(default_factory=list)
-
-    def take(self, entry: Entry) -> bool:
-        """Return `True` if `entry` is to be sent now; keep order, drop repeats."""
-        if entry.id <= self.floor:
-            return False
-        if self.backlog is not None:
-            self.backlog.append(entry)
-            return False
-        self.floor = entry.id
-        return True
+Render = Callable[[Entry, Credentials], Awaitable[dict]]
 
 
 class EventFanout:
     """The subscriptions of this process and the history reader feeding them."""
 
-    def __init__(self, *, history: History):
+    def __init__(self, *, history: History, render: Render, grace_seconds: float):
         self.history = history
+        self.render = render
+        self.grace_seconds = grace_seconds
         self.subscriptions: dict[str, dict[Subscriber, Subscription]] = {}
         self.paths: dict[Subscriber, set[str]] = {}
         self.epoch: str | None = None
@@ -93,29 +65,48 @@ class EventFanout:
         return Position(self.epoch, self.cursor)
 
     async def subscribe(
-        self, subscriber: Subscriber, url: str, *, after: Position
+        self, subscriber: Subscriber, url: str, credentials: Credentials, *, after
     ) -> Subscription | None:
-        """Listen to `url` from `after` on; `None` if the history no longer holds
-        everything since (the caller sends a snapshot instead). The subscription
-        hears nothing until `catch_up` has run."""
+        """Listen to `url` from `after` on, in place of any subscription to it;
+        `None` if the history no longer holds everything since (the caller sends
+        a snapshot instead). It hears nothing until `catch_up` has run."""
         await self._start()
         if after.epoch != self.epoch or not await self.history.reaches_back_to(
             after.id
         ):
             return None
-        subscription = Subscription(subscriber, subscription_path(url), after.id)
-        self.subscriptions.setdefault(subscription.path, {})[subscriber] = subscription
-        self.paths.setdefault(subscriber, set()).add(subscription.path)
+        path = subscription_path(url)
+        self.unsubscribe(subscriber, path)
+        subscription = Subscription(subscriber, path, after.id, credentials)
+        self.subscriptions.setdefault(path, {})[subscriber] = subscription
+        self.paths.setdefault(subscriber, set()).add(path)
+        if credentials.expires is not None:
+            delay = credentials.expires + self.grace_seconds - time.time()
+            loop = asyncio.get_running_loop()
+            subscription.expiry = loop.call_later(
+                max(delay, 0), self.end, subscription, EXPIRED
+            )
         return subscription
+
+    def current(self, subscription: Subscription) -> bool:
+        path = self.subscriptions.get(subscription.path, {})
+        return path.get(subscription.subscriber) is subscription
+
+    def subscription_of(self, subscriber: Subscriber, url: str) -> Subscription | None:
+        return self.subscriptions.get(subscription_path(url), {}).get(subscriber)
 
     async def catch_up(self, subscription: Subscription) -> None:
         """Send what the reader passed before `subscription` began, then what came
         while that was read; from then on the subscription is live."""
-        missed = await self.history.between(subscription.floor, self.cursor, self.epoch)
-        for entry in [*missed, *subscription.backlog]:
-            if entry.id > subscription.floor and _hears(subscription, entry):
-                subscription.floor = entry.id
-                subscription.subscriber.send_text(entry.text)
+        queue = await self.history.between(subscription.floor, self.cursor, self.epoch)
+        while self.current(subscription):
+            for entry in queue:
+                if entry.id > subscription.floor and subscription.hears(entry):
+                    subscription.floor = entry.id
+                    await self._show(entry, [subscription])
+            if not subscription.backlog:
+                break
+            queue, subscription.backlog = subscription.backlog, []
         subscription.backlog = None
 
     def unsubscribe(self, subscriber: Subscriber, url: str) -> bool:
@@ -134,27 +125,74 @@ class EventFanout:
         self.paths[subscriber].discard(path)
         if not self.paths[subscriber]:
             del self.paths[subscriber]
-        del self.subscriptions[path][subscriber]
+        subscription = self.subscriptions[path].pop(subscriber)
+        if subscription.expiry is not None:
+            subscription.expiry.cancel()
         if not self.subscriptions[path]:
             del self.subscriptions[path]
 
-    def deliver(self, entry: Entry) -> None:
-        """Send one change to every subscriber that hears it, once each."""
+    def end(self, subscription: Subscription, detail: str) -> None:
+        """End `subscription`: its credentials no longer hold."""
+        if not self.current(subscription):
+            return
+        self._discard(subscription.subscriber, subscription.path)
+        event = {"event": "unsubscribed", "url": subscription.path, "status": 401}
+        subscription.subscriber.send_text(encode({**event, "data": {"detail": detail}}))
+
+    def revoke(self, identity: str) -> None:
+        for subscriptions in list(self.subscriptions.values()):
+            for subscription in list(subscriptions.values()):
+                if subscription.credentials.identity == identity:
+                    self.end(subscription, REVOKED)
+
+    async def deliver(self, entry: Entry) -> None:
+        """Show one change to every subscriber that hears it, once each, rendered
+        once per identity."""
+        if entry.event == "revoked":
+            return self.revoke(entry.record["identity"])
         if entry.url is None:  # a change that could not be recorded: refetch
             return self.resync()
-        sent = set()
+        hearing: dict[Subscriber, Subscription] = {}
         for path in ancestor_paths(entry.url):
             for subscriber, subscription in self.subscriptions.get(path, {}).items():
-                if subscription.take(entry) and subscriber not in sent:
-                    sent.add(subscriber)
-                    subscriber.send_text(entry.text)
+                if subscription.take(entry):
+                    hearing.setdefault(subscriber, subscription)
+        cohorts: dict[str, list[Subscription]] = {}
+        for subscription in hearing.values():
+            cohorts.setdefault(subscription.credentials.identity, []).append(
+                subscription
+            )
+        await asyncio.gather(*(self._show(entry, group) for group in cohorts.values()))
+
+    async def _show(self, entry: Entry, group: list[Subscription]) -> None:
+        """Render `entry` once for the identity of `group` and send it to each."""
+        freshest = max(group, key=lambda s: s.credentials.expires or float("inf"))
+        try:
+            event = event_for(entry, await self.render(entry, freshest.credentials))
+        except CredentialsEnded as ended:
+            for subscription in group:
+                self.end(subscription, ended.detail)
+            return
+        except Exception as error:  # deliberately broad: never lose a change silently
+            if not isinstance(error, RenderFailed):
+                log.exception("Could not show %s %s", entry.event, entry.url)
+            log.warning(
+                "Could not show %s %s; asking to refetch", entry.event, entry.url
+            )
+            for subscription in group:
+                subscription.subscriber.send_text(_resync(subscription.path))
+            return
+        if event is not None:
+            text = encode(event)
+            for subscription in group:
+                if self.current(subscription):
+                    subscription.subscriber.send_text(text)
 
     def resync(self) -> None:
         """Tell every subscription that changes were lost: fetch again."""
         for path, subscriptions in self.subscriptions.items():
-            text = json.dumps({"event": "resync", "url": path})
             for subscriber in subscriptions:
-                subscriber.send_text(text)
+                subscriber.send_text(_resync(path))
 
     async def _start(self) -> None:
         if self._reader is None:
@@ -170,7 +208,7 @@ class EventFanout:
                 while True:
                     for entry in await self.history.read_after(self.cursor, self.epoch):
                         self.cursor = entry.id
-                        self.deliver(entry)
+                        await self.deliver(entry)
             except (RedisError, OSError) as exc:
                 log.warning("History unreadable (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
@@ -189,5 +227,5 @@ class EventFanout:
         self._reading.set()
 
 
-def _hears(subscription: Subscription, entry: Entry) -> bool:
-    return entry.url is not None and subscription.path in ancestor_paths(entry.url)
+def _resync(path: str) -> str:
+    return json.dumps({"event": "resync", "url": path})

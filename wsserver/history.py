@@ -51,12 +51,14 @@ class Position:
 
 @dataclass(frozen=True)
 class Entry:
-    """One change as read from the history, ready to send."""
+    """One record as read from the history: a change to the resource at `url`,
+    a `resync` (no `url`) or a `revoked` identity."""
 
     id: StreamId
     event: str
     url: str | None
-    text: str  # the event as sent, with its position
+    record: dict  # as the app wrote it (snippets/events.py)
+    position: str
 
 
 class History:
@@ -135,8 +137,10 @@ def _entry(raw: tuple, epoch: str) -> Entry | None:
     if not isinstance(name, str) or not valid_url or (url or "").startswith("//"):
         log.warning("Ignoring a malformed event: %.80r", fields)
         return None
-    if url is None and name != "resync":
+    if name == "revoked" and not isinstance(event.get("identity"), str):
+        log.warning("Ignoring a revocation without an identity: %.80r", fields)
+        return None
+    if url is None and name not in ("resync", "revoked"):
         log.warning("Ignoring an event without a url: %.80r", fields)
         return None
-    event["position"] = str(Position(epoch, entry_id))
-    return Entry(entry_id, name, url, json.dumps(event, separators=(",", ":")))
+    return Entry(entry_id, name, url, event, str(Position(epoch, entry_id)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import replace
 from functools import partial
@@ -13,11 +14,13 @@ from typing import TYPE_CHECKING
 from tornado.httputil import HTTPServerRequest
 
 from wsserver import handshake
+from wsserver.audience import SUBSCRIBE_MARK, Credentials, rendering, take_credentials
 from wsserver.bridge import Bridge, Peer, is_json
 from wsserver.config import ServerConfig
-from wsserver.events import EventFanout, Subscriber, Subscription
-from wsserver.history import Position
+from wsserver.events import EventFanout
+from wsserver.history import Entry, History, Position
 from wsserver.protocol import Message, reply
+from wsserver.subscriptions import Subscriber, Subscription
 
 if TYPE_CHECKING:
     from wsserver.handlers import ApiSocketHandler
@@ -38,12 +41,16 @@ class Hub:
         *,
         bridge: Bridge,
         executor: Executor,
-        fanout: EventFanout,
+        history: History,
         config: ServerConfig,
     ):
         self.bridge = bridge
         self.executor = executor
-        self.fanout = fanout
+        self.fanout = EventFanout(
+            history=history,
+            render=self.render,
+            grace_seconds=config.token_grace_seconds,
+        )
         self.config = config
         self.capacity = config.threads + config.max_queued_requests
         self.connections: set[ApiSocketHandler | EventStreamHandler] = set()
@@ -95,11 +102,19 @@ class Hub:
         finally:
             self.leave()
 
-    async def _in_thread(self, message: Message, peer: Peer) -> dict:
+    async def _in_thread(
+        self, message: Message, peer: Peer, marks: Mapping = {}
+    ) -> dict:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self.executor, self.bridge.handle, message, peer
+            self.executor, self.bridge.handle, message, peer, marks
         )
+
+    async def render(self, entry: Entry, credentials: Credentials) -> dict:
+        """The GET of a changed resource, as `credentials` see it (the fan-out's
+        `Render`; a render is no request of the client's, so it is not counted)."""
+        message, marks = rendering(entry, credentials)
+        return await self._in_thread(message, credentials.peer, marks)
 
     async def subscribe(
         self, subscriber: Subscriber, message: Message, peer: Peer, *, limit: int
@@ -110,7 +125,8 @@ class Hub:
         still reaches back to it. Returns the reply and the subscription, which
         is to be caught up once the reply is sent."""
         refuse = partial(reply, **message.echo)
-        if len(self.fanout.paths.get(subscriber, ())) >= limit:
+        renewal = self.fanout.subscription_of(subscriber, message.url)
+        if not renewal and len(self.fanout.paths.get(subscriber, ())) >= limit:
             return refuse(status=429, detail=f"At most {limit} subscriptions."), None
         since = None if message.since is None else Position.parse(message.since)
         if message.since is not None and since is None:
@@ -127,7 +143,11 @@ class Hub:
         refuse = partial(reply, **message.echo)
         snapshot_at = await self.fanout.position()
         get = replace(message, method="GET", since=None)
-        answer = {**await self._in_thread(get, peer), **message.echo}
+        answer = {
+            **await self._in_thread(get, peer, {SUBSCRIBE_MARK: True}),
+            **message.echo,
+        }
+        credentials = take_credentials(answer, get, peer)
         if not 200 <= answer["status"] < 300:
             return answer, None
         if not is_json(answer["headers"].get("Content-Type", "")):
@@ -135,14 +155,17 @@ class Hub:
             return refuse(status=400, detail=detail), None
         if subscriber not in self.connections:  # closed while the GET ran
             return answer, None
+        previous = self.fanout.subscription_of(subscriber, message.url)
+        if previous and previous.credentials.identity != credentials.identity:
+            since = None  # another identity sees other things: a new snapshot
         resumed = since and await self.fanout.subscribe(
-            subscriber, message.url, after=since
+            subscriber, message.url, credentials, after=since
         )
         if resumed:
             answer.pop("data", None)
             return {**answer, "recovered": True, "position": str(since)}, resumed
         subscription = await self.fanout.subscribe(
-            subscriber, message.url, after=snapshot_at
+            subscriber, message.url, credentials, after=snapshot_at
         )
         recovered = {"recovered": False} if since else {}
         return {**answer, **recovered, "position": str(snapshot_at)}, subscription

@@ -89,6 +89,8 @@ class EventStreamHandler(handshake.ClientConnection, RequestHandler):
         """A change for this stream (the fan-out's `Subscriber`)."""
         event = json.loads(text)
         self.write_event(event["event"], event.get("position"), text)
+        if event["event"] == "unsubscribed":  # its credentials ended: so does it
+            self.close()
 
     def _send(self, chunk: str) -> None:
         if self.closed.done():

@@ -37,10 +37,11 @@ def erase_snippets(*, older_than, keep_at_most, still_ours=lambda: True):
     `keep_at_most`, in batches of at most `BATCH_SIZE`, each in its own
     transaction. Return the number deleted.
 
-    Only ids are loaded (a snippet's code and highlighted page can be over a
-    megabyte). Before each batch `still_ours()` is asked, and the run stops if
-    it says no: another eraser holds the lock now. Each deletion sends a
-    `deleted` event once its batch commits.
+    The long texts are not loaded (a snippet's code and highlighted page can be
+    over a megabyte); the rest is, for the `deleted` events. Before each batch
+    `still_ours()` is asked, and the run stops if it says no: another eraser
+    holds the lock now. Each deletion sends a `deleted` event once its batch
+    commits.
     """
     deleted = 0
     while still_ours():
@@ -50,7 +51,9 @@ def erase_snippets(*, older_than, keep_at_most, still_ours=lambda: True):
         if not ids:
             break
         with transaction.atomic():
-            batch, _by_model = Snippet.objects.filter(pk__in=ids).only("id").delete()
+            batch, _by_model = (
+                Snippet.objects.filter(pk__in=ids).defer("code", "highlighted").delete()
+            )
         deleted += batch
     return deleted
 

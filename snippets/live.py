@@ -1,0 +1,99 @@
+"""
+The app's side of live events; the server's side is wsserver/events.py.
+
+The WebSocket server asks the app two things, each through an ordinary GET
+marked in the WSGI environ (which no client can set: a client's headers become
+`HTTP_*` keys). The names here and in wsserver/audience.py go together.
+
+- `wsserver.subscribe`, a SUBSCRIBE's GET: `SubscriberMiddleware` says who made
+  it (`Live-Identity`) and until when its credentials hold (`Live-Expires`), so
+  the server renders each change once per identity and ends the subscription
+  when its token does.
+- `wsserver.change`, the GET of a changed resource for one identity: a
+  `LiveViewSetMixin` view answers it as the GET it is (the resource as this
+  identity sees it, or 404), unthrottled, and says whether this identity could
+  see it before the change (`Live-Visible-Before`), by its own `readable()`
+  rule applied to the values the change recorded.
+"""
+
+from django.db import models
+from django.db.models import Q
+
+SUBSCRIBE = "wsserver.subscribe"
+CHANGE = "wsserver.change"
+IDENTITY_HEADER = "Live-Identity"
+EXPIRES_HEADER = "Live-Expires"
+VISIBLE_BEFORE_HEADER = "Live-Visible-Before"
+
+
+def identity(user_id: int | None) -> str:
+    """How the server tells subscribers apart: one render per identity."""
+    return "anonymous" if user_id is None else f"user:{user_id}"
+
+
+def recorded_fields(model) -> list[models.Field]:
+    """The fields a change records as they were before it: every column but the
+    long texts, which no visibility rule should filter on."""
+    long = (models.TextField, models.BinaryField)
+    return [f for f in model._meta.concrete_fields if not isinstance(f, long)]
+
+
+class SubscriberMiddleware:
+    """On a SUBSCRIBE's GET, name the identity and when its credentials expire."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.META.get(SUBSCRIBE):
+            # DRF, when it authenticated the request, left its user and token here.
+            user = request.user
+            response[IDENTITY_HEADER] = identity(
+                user.pk if user.is_authenticated else None
+            )
+            expires = getattr(getattr(request, "auth", None), "payload", {}).get("exp")
+            if expires is not None:
+                response[EXPIRES_HEADER] = str(expires)
+        return response
+
+
+class LiveViewSetMixin:
+    """
+    A model ViewSet whose changes subscribers hear as their own GET shows them.
+
+    Override `readable()` to say which rows the request may see: lists, detail
+    GETs and live events all apply it, so a subscriber hears a change only if it
+    could GET the resource, and hears it leave (`deleted`) or enter (`created`)
+    its view.
+    """
+
+    def readable(self) -> Q:
+        """The rows this request may see (a `Q` the database can also test on
+        recorded values); everything by default."""
+        return Q()
+
+    def get_queryset(self):
+        return super().get_queryset().filter(self.readable())
+
+    def get_throttles(self):
+        # Showing a change to a subscriber is not a request the subscriber made.
+        if CHANGE in self.request.META:
+            return []
+        return super().get_throttles()
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        change = request.META.get(CHANGE)
+        if change is not None:
+            visible = self.visible_before(change.get("before"))
+            response[VISIBLE_BEFORE_HEADER] = "true" if visible else "false"
+        return response
+
+    def visible_before(self, before: dict | None) -> bool:
+        """Whether this request could see the row as `before` recorded it."""
+        if before is None:  # it did not exist
+            return False
+        fields = recorded_fields(self.queryset.model)
+        values = {f.attname: f.to_python(before.get(f.attname)) for f in fields}
+        return self.readable().check(values)

@@ -1,0 +1,103 @@
+"""
+Who hears what: each change is shown to each identity as its own GET shows the
+resource, rendered once per identity however many subscribers it has.
+
+The app answers through ordinary GETs that the server marks in the WSGI environ
+(snippets/live.py holds the app's side; the names go together):
+
+- a SUBSCRIBE's GET is marked `wsserver.subscribe`; the reply names the
+  identity (`Live-Identity`) and when its credentials expire (`Live-Expires`);
+- a change is rendered for an identity by a GET of its URL marked
+  `wsserver.change` (the change's record), with the credentials of one of the
+  identity's subscribers; the reply is that GET's, and says whether the
+  identity could see the resource before the change (`Live-Visible-Before`).
+
+These headers are between the server and the app: no client sees them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from wsserver.bridge import Peer
+from wsserver.history import Entry
+from wsserver.protocol import Message
+
+SUBSCRIBE_MARK = "wsserver.subscribe"
+CHANGE_MARK = "wsserver.change"
+IDENTITY = "Live-Identity"
+EXPIRES = "Live-Expires"
+VISIBLE_BEFORE = "Live-Visible-Before"
+
+
+class CredentialsEnded(Exception):
+    """The identity's credentials no longer hold (a 401): its subscriptions end."""
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
+class RenderFailed(Exception):
+    """The app could not show a change (a 5xx, say): the subscribers refetch."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Who subscribed, with what: renders for the identity reuse the request."""
+
+    identity: str
+    request: Message  # the subscribing GET: its token and headers authenticate
+    peer: Peer
+    expires: float | None  # Unix time; `None` if they never do
+
+
+def take_credentials(answer: dict, request: Message, peer: Peer) -> Credentials:
+    """The credentials a SUBSCRIBE's reply names, taken out of its headers."""
+    headers = answer["headers"]
+    identity = headers.pop(IDENTITY, None)
+    expires = headers.pop(EXPIRES, None)
+    if identity is None:  # an app that does not say: one identity per credential
+        proof = [request.token, sorted(request.headers.items())]
+        identity = "credential:" + json.dumps(proof)
+    return Credentials(
+        identity, request, peer, None if expires is None else float(expires)
+    )
+
+
+def rendering(entry: Entry, credentials: Credentials) -> tuple[Message, dict]:
+    """The GET (and its environ mark) that shows `entry` to `credentials`."""
+    request = credentials.request
+    # Only what authenticates: the subscriber's other headers asked for the
+    # snapshot, not for every change.
+    proof = {k: v for k, v in request.headers.items() if k.lower() == "authorization"}
+    message = Message(entry.url, "GET", token=request.token, headers=proof)
+    return message, {CHANGE_MARK: entry.record}
+
+
+def event_for(entry: Entry, answer: dict) -> dict | None:
+    """The event `entry` is for the identity whose GET answered `answer`:
+    `created` as the resource enters its view, `updated` while in it, `deleted`
+    as it leaves; `None` if it was never in view."""
+    status = answer["status"]
+    said = answer["headers"].pop(VISIBLE_BEFORE, None)
+    was_visible = entry.event != "created" if said is None else said == "true"
+    if status == 401:
+        raise CredentialsEnded(_detail(answer, "Credentials no longer valid."))
+    if 200 <= status < 300:
+        name = "updated" if was_visible else "created"
+        data = answer.get("data")
+    elif status in (403, 404, 410):
+        if not was_visible:
+            return None
+        name, data = "deleted", entry.record.get("data") or {"url": entry.url}
+    else:
+        raise RenderFailed(f"{entry.url} rendered {status}")
+    return {"event": name, "url": entry.url, "data": data, "position": entry.position}
+
+
+def _detail(answer: dict, default: str) -> str:
+    data = answer.get("data")
+    detail = data.get("detail") if isinstance(data, dict) else None
+    return detail if isinstance(detail, str) else default
