@@ -26,6 +26,7 @@ import pytest
 import requests
 from django.conf import settings as django_settings
 from redis.exceptions import ConnectionError as RedisConnectionError
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from snippets import throttling
 from snippets.redis_client import get_redis
@@ -227,6 +228,8 @@ def server_token(user):
         "iat": now,
         "jti": uuid.uuid4().hex,
         "user_id": str(user.pk),
+        # What CHECK_REVOKE_TOKEN compares: a password change ends the token.
+        "hash_password": get_md5_hash_password(user.password),
     }
     return jwt.encode(claims, SERVER_SECRET_KEY, algorithm="HS256")
 

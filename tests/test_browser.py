@@ -261,8 +261,8 @@ def test_browser_client_follows_the_servers_rules(web_server, open_page):
     """Event URL matching, the JSON body rule and the query methods are the same
     in static/js/client.js as in wsserver/."""
     from wsserver.bridge import is_json
-    from wsserver.subscriptions import ancestor_paths, subscription_path
     from wsserver.protocol import QUERY_METHODS
+    from wsserver.subscriptions import ancestor_paths, subscription_path
 
     page = open_page(web_server)
     rules = page.evaluate(

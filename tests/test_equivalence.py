@@ -33,7 +33,8 @@ COMPARED_HEADERS = [
 VOLATILE_FIELDS = {"id", "url", "highlight", "created"}
 
 CASES = [
-    # (who, method, url, data); {pk} is a snippet owned by "owner".
+    # (who, method, url, data); {pk} is a snippet owned by "owner", {private}
+    # a private one of theirs.
     ("anonymous", "GET", "/api/", None),
     ("anonymous", "GET", "/api/snippets/", None),
     ("anonymous", "GET", "/api/snippets/", {"page": 1}),
@@ -75,6 +76,24 @@ CASES = [
     ("other", "DELETE", "/api/snippets/{pk}/", None),
     ("staff", "PATCH", "/api/snippets/{pk}/", {"title": "staff"}),
     ("staff", "DELETE", "/api/snippets/{pk}/", None),
+    ("anonymous", "GET", "/api/snippets/{private}/", None),
+    (
+        "anonymous",
+        "POST",
+        "/api/snippets/",
+        {"title": "t", "code": "1", "private": True},
+    ),
+    ("other", "GET", "/api/snippets/{private}/", None),
+    ("other", "GET", "/api/snippets/{private}/highlight/", None),
+    ("other", "PATCH", "/api/snippets/{private}/", {"private": False}),
+    ("other", "GET", "/api/users/{owner_id}/", None),
+    ("other", "GET", "/api/snippets/", None),
+    ("owner", "GET", "/api/snippets/{private}/", None),
+    ("owner", "GET", "/api/users/{owner_id}/", None),
+    ("owner", "POST", "/api/snippets/", {"title": "t", "code": "1", "private": True}),
+    ("owner", "PATCH", "/api/snippets/{pk}/", {"private": True}),
+    ("staff", "GET", "/api/snippets/{private}/", None),
+    ("staff", "PATCH", "/api/snippets/{private}/", {"private": False}),
     ("bad-token", "GET", "/api/snippets/", None),
     ("bad-token", "POST", "/api/snippets/", {"title": "t", "code": "1"}),
 ]
@@ -90,11 +109,14 @@ def users():
     return result
 
 
-def fill(template, snippet, owner_id, number):
+def fill(template, snippets, owner_id, number):
     if isinstance(template, dict):
-        return {k: fill(v, snippet, owner_id, number) for k, v in template.items()}
+        return {k: fill(v, snippets, owner_id, number) for k, v in template.items()}
     if isinstance(template, str):
-        return template.format(pk=snippet.pk, owner_id=owner_id, n=number)
+        public, private = snippets
+        return template.format(
+            pk=public.pk, private=private.pk, owner_id=owner_id, n=number
+        )
     return template
 
 
@@ -158,7 +180,12 @@ def test_websocket_reply_equals_http_response(
     # A snippet of its own for each transport (a DELETE must find its own), both
     # made first so that lists read the same on both.
     snippets = [
-        Snippet.objects.create(title="owned", code="def f(): pass", owner_id=owner_id)
+        [
+            Snippet.objects.create(
+                title="owned", code="def f(): pass", owner_id=owner_id, private=private
+            )
+            for private in (False, True)
+        ]
         for _ in range(2)
     ]
     results = [
@@ -174,6 +201,8 @@ def test_websocket_reply_equals_http_response(
         )
     ]
     (http_status, http_headers, http_body), (ws_status, ws_headers, ws_body) = results
+    if users[who][0] and who != "bad-token":
+        assert http_status != 401, "the test's own token must be accepted"
     assert ws_status == http_status
     # Sign-up echoes the username, which differs by transport.
     ws_body = json.loads(json.dumps(ws_body).replace("user-ws", "user-http"))

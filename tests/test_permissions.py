@@ -3,7 +3,8 @@ The permission matrix: anonymous, owner, other user and staff against every
 snippet action, on an owned and on an anonymous snippet.
 
 Anyone reads and creates; only the owner or staff change or delete; nobody but
-staff changes an anonymous snippet. No credentials is 401, not enough is 403.
+staff changes an anonymous snippet. No credentials is 401, not enough is 403. A
+private snippet does not exist for anyone but its owner and staff: 404.
 """
 
 import pytest
@@ -39,6 +40,14 @@ UNOWNED = {
     "owner": OWNED["other"],
     "other": OWNED["other"],
     "staff": {**READS, **WRITES},
+}
+HIDDEN = dict.fromkeys(["retrieve", "highlight", *WRITES], 404)
+# Expected status for (who, action) on a private snippet owned by "owner".
+PRIVATE = {
+    "anonymous": {**READS, **HIDDEN},
+    "owner": OWNED["owner"],
+    "other": {**READS, **HIDDEN},
+    "staff": OWNED["staff"],
 }
 
 
@@ -78,6 +87,15 @@ def test_owned_snippet_permissions(users, who, action, status):
 def test_anonymous_snippet_permissions(users, who, action, status):
     """Each role gets the expected status on an anonymous snippet."""
     snippet = Snippet.objects.create(title="t", code="1")
+    assert request_as(who, users, action, snippet).status_code == status
+
+
+@pytest.mark.parametrize("who, action, status", matrix(PRIVATE))
+def test_private_snippet_permissions(users, who, action, status):
+    """Each role gets the expected status on a private snippet someone owns."""
+    snippet = Snippet.objects.create(
+        title="t", code="1", owner=users["owner"], private=True
+    )
     assert request_as(who, users, action, snippet).status_code == status
 
 
