@@ -17,7 +17,7 @@ marked in the WSGI environ (which no client can set: a client's headers become
 """
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
 
 SUBSCRIBE = "wsserver.subscribe"
 CHANGE = "wsserver.change"
@@ -95,5 +95,8 @@ class LiveViewSetMixin:
         if before is None:  # it did not exist
             return False
         fields = recorded_fields(self.queryset.model)
-        values = {f.attname: f.to_python(before.get(f.attname)) for f in fields}
+        values = {
+            f.attname: Value(f.to_python(before.get(f.attname)), output_field=f)
+            for f in fields
+        }
         return self.readable().check(values)

@@ -1,0 +1,202 @@
+"""
+Events respect who may see them. For every change and every kind of subscriber
+(anonymous, the owner, another user, staff; to the list and to the snippet),
+the events heard equal the difference between a GET of the snippet with the
+subscriber's credentials before the change and one after: `created` as it
+enters the view, `updated` within it, `deleted` as it leaves, nothing while it
+is out of view. Subscribers listen on one process; the changes are made on
+another (and by the erase job, in this one).
+"""
+
+import contextlib
+import json
+import uuid
+from datetime import timedelta
+
+import pytest
+import requests
+from django.contrib.auth.models import User
+from django.utils import timezone
+from websockets.sync.client import connect
+
+from snippets.management.commands.erase_snippets import erase_snippets
+from snippets.models import Snippet
+from tests.conftest import EVENT_TIMEOUT_SECONDS, server_token, use_key_prefix
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SHARED_PREFIX = f"test:private:{uuid.uuid4().hex}"
+LIST = "/api/snippets/"
+
+
+@pytest.fixture(scope="module")
+def subscriber_server(server_factory):
+    return server_factory(REDIS_KEY_PREFIX=SHARED_PREFIX)
+
+
+@pytest.fixture(scope="module")
+def writer_server(server_factory):
+    return server_factory(REDIS_KEY_PREFIX=SHARED_PREFIX)
+
+
+@pytest.fixture(autouse=True)
+def shared_prefix(settings):
+    use_key_prefix(settings, SHARED_PREFIX)
+
+
+@pytest.fixture
+def people():
+    """Who subscribes: `(user, token)` by role; the anonymous has neither."""
+    users = {
+        "owner": User.objects.create_user(f"owner{uuid.uuid4().hex[:6]}"),
+        "other": User.objects.create_user(f"other{uuid.uuid4().hex[:6]}"),
+        "staff": User.objects.create_user(
+            f"staff{uuid.uuid4().hex[:6]}", is_staff=True
+        ),
+    }
+    return {
+        "anonymous": (None, None),
+        **{role: (user, server_token(user)) for role, user in users.items()},
+    }
+
+
+def auth(token):
+    return {"Authorization": f"JWT {token}"} if token else {}
+
+
+def as_owner(people, method, server, url, data=None):
+    response = requests.request(
+        method, server.url + url, json=data, headers=auth(people["owner"][1])
+    )
+    assert response.status_code < 300, response.text
+    return response.json() if response.content else None
+
+
+def erase(snippet_url):
+    pk = int(snippet_url.rstrip("/").rsplit("/", 1)[1])
+    Snippet.objects.filter(pk=pk).update(created=timezone.now() - timedelta(days=1))
+    assert erase_snippets(older_than=3600, keep_at_most=10**6) == 1
+
+
+# (the snippet's privacy before, or None if the change creates it; the change)
+CHANGES = {
+    "create public": (None, lambda p, w, url: as_owner(p, "POST", w, LIST, {**NEW})),
+    "create private": (
+        None,
+        lambda p, w, url: as_owner(p, "POST", w, LIST, {**NEW, "private": True}),
+    ),
+    "update public": (
+        False,
+        lambda p, w, url: as_owner(p, "PATCH", w, url, {"title": "u"}),
+    ),
+    "update private": (
+        True,
+        lambda p, w, url: as_owner(p, "PATCH", w, url, {"title": "u"}),
+    ),
+    "make private": (
+        False,
+        lambda p, w, url: as_owner(p, "PATCH", w, url, {"private": True}),
+    ),
+    "make public": (
+        True,
+        lambda p, w, url: as_owner(p, "PATCH", w, url, {"private": False}),
+    ),
+    "delete public": (False, lambda p, w, url: as_owner(p, "DELETE", w, url)),
+    "delete private": (True, lambda p, w, url: as_owner(p, "DELETE", w, url)),
+    "erase job": (True, lambda p, w, url: erase(url)),
+}
+NEW = {"title": "new", "code": "print(1)"}
+
+
+def subscribe(ws, url, token):
+    """SUBSCRIBE to `url` with `token`; return the reply's status."""
+    ws.send(json.dumps({"id": url, "method": "SUBSCRIBE", "url": url, "token": token}))
+    while (frame := json.loads(ws.recv(timeout=EVENT_TIMEOUT_SECONDS))).get(
+        "id"
+    ) != url:
+        pass  # an event of an earlier subscription; the first barrier passes them
+    return frame["status"]
+
+
+def get(server, url, token):
+    """`(status, body)` of a GET of `url` with `token`; `None` if there is no
+    `url` yet."""
+    if url is None:
+        return None
+    response = requests.get(server.url + url, headers=auth(token))
+    return response.status_code, response.json()
+
+
+def expected_events(before, after):
+    """What a subscriber should hear, given its GETs before and after."""
+    seen, sees = before[0] == 200, after[0] == 200
+    if sees:
+        return [("updated" if seen else "created", after[1])]
+    return [("deleted", None)] if seen else []
+
+
+def pass_barrier(barrier, sockets, barrier_url):
+    """Change `barrier`; return what each socket heard before that change."""
+    barrier.save()
+    return {key: heard_until(ws, barrier_url) for key, ws in sockets.items()}
+
+
+def heard_until(ws, barrier_url):
+    """The events received until the barrier snippet's update."""
+    events = []
+    while True:
+        frame = json.loads(ws.recv(timeout=EVENT_TIMEOUT_SECONDS))
+        if frame.get("url") == barrier_url and frame.get("event") == "updated":
+            return events
+        if "event" in frame:
+            events.append(frame)
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_each_subscriber_hears_exactly_how_its_view_changed(
+    subscriber_server, writer_server, people, change
+):
+    private_before, make_change = CHANGES[change]
+    url = None
+    if private_before is not None:
+        snippet = Snippet.objects.create(
+            title="t", code="1", owner=people["owner"][0], private=private_before
+        )
+        url = f"/api/snippets/{snippet.pk}/"
+    barrier = Snippet.objects.create(title="barrier", code="1")
+    barrier_url = f"/api/snippets/{barrier.pk}/"
+    kinds = ["list"] if url is None else ["list", "detail"]
+    sockets, subscribed = {}, {}
+    with contextlib.ExitStack() as stack:
+        for who, (_, token) in people.items():
+            for kind in kinds:
+                ws = stack.enter_context(connect(subscriber_server.ws_url))
+                sockets[who, kind] = ws
+                target = LIST if kind == "list" else url
+                subscribed[who, kind] = subscribe(ws, target, token) == 200
+                assert subscribe(ws, barrier_url, token) == 200
+        # Whatever was on its way (the snapshot's own changes) comes first.
+        pass_barrier(barrier, sockets, barrier_url)
+        before = {
+            who: get(writer_server, url, token) for who, (_, token) in people.items()
+        }
+        made = make_change(people, writer_server, url)
+        url = url or made["url"]
+        if before["owner"] is None:  # created by the change: out of every view
+            before = dict.fromkeys(people, (404, None))
+        after = {
+            who: get(writer_server, url, token) for who, (_, token) in people.items()
+        }
+        heard_by = pass_barrier(barrier, sockets, barrier_url)
+        for (who, kind), heard in heard_by.items():
+            assert {event["url"] for event in heard} <= {url}, (who, kind)
+            got = [
+                (e["event"], e["data"] if e["event"] != "deleted" else None)
+                for e in heard
+            ]
+            want = (
+                expected_events(before[who], after[who])
+                if subscribed[who, kind]
+                else []
+            )
+            assert got == want, (who, kind)
