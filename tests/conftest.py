@@ -219,12 +219,13 @@ def launch(command, *, env, log_path, port):
     return Server(process=process, port=port, log_path=log_path, env=env)
 
 
-def server_token(user):
-    """An access token for `user` that test servers accept (signed with their key)."""
+def server_token(user, *, expires=None):
+    """An access token for `user` that test servers accept (signed with their
+    key), valid for an hour or until `expires` (a Unix time)."""
     now = int(time.time())
     claims = {
         "token_type": "access",
-        "exp": now + 3600,
+        "exp": expires or now + 3600,
         "iat": now,
         "jti": uuid.uuid4().hex,
         "user_id": str(user.pk),

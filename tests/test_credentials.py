@@ -1,0 +1,165 @@
+"""
+Subscriptions last as long as the credentials they were made with: a token's
+expiry (unless renewed on the same connection), a sign-out, a password change
+or a deactivation ends them with `unsubscribed` (401), on every process. The
+subscribers listen on one process; the credentials end on another.
+"""
+
+import json
+import time
+import uuid
+
+import pytest
+import requests
+from django.contrib.auth.models import User
+from websockets.sync.client import connect
+
+from snippets.models import Snippet
+from tests.conftest import (
+    EVENT_TIMEOUT_SECONDS,
+    PASSWORD,
+    server_token,
+    use_key_prefix,
+)
+from tests.test_event_stream import EventStream
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SHARED_PREFIX = f"test:credentials:{uuid.uuid4().hex}"
+LIST = "/api/snippets/"
+
+
+@pytest.fixture(scope="module")
+def subscriber_server(server_factory):
+    # No grace: a subscription ends as its token does.
+    return server_factory(REDIS_KEY_PREFIX=SHARED_PREFIX, WS_TOKEN_GRACE_SECONDS=0)
+
+
+@pytest.fixture(scope="module")
+def writer_server(server_factory):
+    return server_factory(REDIS_KEY_PREFIX=SHARED_PREFIX)
+
+
+@pytest.fixture(autouse=True)
+def shared_prefix(settings):
+    use_key_prefix(settings, SHARED_PREFIX)
+
+
+@pytest.fixture
+def user():
+    return User.objects.create_user(f"user{uuid.uuid4().hex[:8]}", password=PASSWORD)
+
+
+def receive(ws):
+    return json.loads(ws.recv(timeout=EVENT_TIMEOUT_SECONDS))
+
+
+def subscribe(ws, token, since=None):
+    frame = {"id": "sub", "method": "SUBSCRIBE", "url": LIST, "token": token}
+    ws.send(json.dumps({**frame, "since": since} if since else frame))
+    while (reply := receive(ws)).get("id") != "sub":
+        pass
+    assert reply["status"] == 200, reply
+    return reply
+
+
+def next_event(ws):
+    while "event" not in (frame := receive(ws)):
+        pass
+    return frame
+
+
+def assert_unsubscribed(frame, detail=None):
+    assert frame["event"] == "unsubscribed"
+    assert frame["url"] == LIST
+    assert frame["status"] == 401
+    if detail:
+        assert detail in frame["data"]["detail"]
+
+
+def test_a_subscription_ends_when_its_token_expires(subscriber_server, user):
+    with connect(subscriber_server.ws_url) as ws:
+        subscribe(ws, server_token(user, expires=int(time.time()) + 2))
+        assert_unsubscribed(next_event(ws), "expired")
+        Snippet.objects.create(title="after the end", code="1")
+        ws.send(json.dumps({"id": "ping", "method": "GET", "url": "/healthz"}))
+        assert receive(ws)["id"] == "ping"  # and no event came before it
+
+
+def test_a_renewed_subscription_outlives_the_first_token(subscriber_server, user):
+    """Subscribing again with `since` and a newer token of the same user renews,
+    without a new snapshot; a socket that did not renew ends meanwhile."""
+    expires = int(time.time()) + 2
+    with (
+        connect(subscriber_server.ws_url) as renewed,
+        connect(subscriber_server.ws_url) as lapsed,
+    ):
+        position = subscribe(renewed, server_token(user, expires=expires))["position"]
+        subscribe(lapsed, server_token(user, expires=expires))
+        reply = subscribe(renewed, server_token(user), since=position)
+        assert reply["recovered"] is True and "data" not in reply
+        assert_unsubscribed(next_event(lapsed), "expired")  # the first token is over
+        snippet = Snippet.objects.create(title="still heard", code="1")
+        event = next_event(renewed)
+    assert (event["event"], event["data"]["id"]) == ("created", snippet.pk)
+
+
+def refresh_token(server, user):
+    credentials = {"username": user.username, "password": PASSWORD}
+    response = requests.post(f"{server.url}/api/auth/token/", json=credentials)
+    response.raise_for_status()
+    return response.json()
+
+
+def sign_out(server, tokens):
+    response = requests.post(
+        f"{server.url}/api/auth/token/blacklist/", json={"refresh": tokens["refresh"]}
+    )
+    assert response.status_code == 200, response.text
+
+
+def change_password(server, user):
+    user.set_password(PASSWORD + "!")
+    user.save()
+
+
+def deactivate(server, user):
+    user.is_active = False
+    user.save()
+
+
+@pytest.mark.parametrize("end", [sign_out, change_password, deactivate])
+def test_credentials_ended_elsewhere_end_subscriptions_on_every_process(
+    subscriber_server, writer_server, user, end
+):
+    """Another user's subscription goes on."""
+    other = User.objects.create_user(f"other{uuid.uuid4().hex[:8]}")
+    tokens = refresh_token(writer_server, user)
+    with (
+        connect(subscriber_server.ws_url) as ws,
+        connect(subscriber_server.ws_url) as bystander,
+    ):
+        subscribe(ws, tokens["access"])
+        subscribe(bystander, server_token(other))
+        end(writer_server, user if end is not sign_out else tokens)
+        assert_unsubscribed(next_event(ws), "sign in again")
+        snippet = Snippet.objects.create(title="heard by the bystander", code="1")
+        assert next_event(bystander)["data"]["id"] == snippet.pk
+
+
+def test_an_event_stream_ends_with_its_credentials(
+    subscriber_server, writer_server, user
+):
+    tokens = refresh_token(writer_server, user)
+    stream = EventStream(
+        subscriber_server, LIST, Authorization=f"JWT {tokens['access']}"
+    )
+    try:
+        assert stream.next_event()["event"] == "snapshot"
+        sign_out(writer_server, tokens)
+        ended = stream.next_event()
+        assert_unsubscribed(ended["data"], "sign in again")
+        with pytest.raises(AssertionError, match="the stream ended"):
+            stream.next_event()
+    finally:
+        stream.close()
