@@ -8,6 +8,7 @@ nothing else needs setting. Anything else refuses to start without `SECRET_KEY`,
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -274,6 +275,9 @@ SIMPLE_JWT = {
     # The seed's clients send `Authorization: JWT <token>`; `Bearer` is today's norm.
     "AUTH_HEADER_TYPES": ("JWT", "Bearer"),
     "SIGNING_KEY": SECRET_KEY,
+    "ACCESS_TOKEN_LIFETIME": timedelta(
+        seconds=env_int("ACCESS_TOKEN_LIFETIME_SECONDS", 300)
+    ),
     # A password change ends the tokens issued before it (and subscriptions).
     "CHECK_REVOKE_TOKEN": True,
 }

@@ -205,9 +205,81 @@ def test_sign_up_sign_in_create_shown_as_yours_then_delete(web_server, open_page
     title = f"mine {uuid.uuid4().hex[:6]}"
     create(page, title)
     item = snippet_item(page, title)
-    expect(item.locator(".badge")).to_have_text("yours")
+    expect(item.locator(".badge")).to_have_text(["yours"])
     item.get_by_role("button", name=f"Delete {title}").click()
     expect(item).to_have_count(0)
+
+
+def sign_up(page):
+    username = f"user{uuid.uuid4().hex[:8]}"
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.locator("#signed-in")).to_contain_text(username)
+
+
+def test_a_private_snippet_is_never_shown_to_another_user(web_server, open_page):
+    """Marked private for its owner; absent for another user, live and on
+    reload; made public it appears live, made private again it leaves."""
+    owner, other = open_page(web_server), open_page(web_server)
+    sign_up(owner)
+    sign_up(other)
+    secret = f"secret {uuid.uuid4().hex[:6]}"
+    owner.get_by_label("Private").check()
+    create(owner, secret)
+    item = snippet_item(owner, secret)
+    expect(item.locator(".badge")).to_have_text(["private", "yours"])
+    public = f"public {uuid.uuid4().hex[:6]}"
+    create(owner, public)  # heard after the private one, had it been sent
+    expect(snippet_item(other, public)).to_be_visible()
+    expect(snippet_item(other, secret)).to_have_count(0)
+    other.reload()
+    expect(snippet_item(other, public)).to_be_visible()
+    expect(snippet_item(other, secret)).to_have_count(0)
+    item.get_by_role("button", name=f"Edit {secret}").click()
+    owner.get_by_label("Private").uncheck()
+    owner.get_by_role("button", name="Save changes").click()
+    expect(snippet_item(other, secret)).to_be_visible()
+    expect(snippet_item(other, secret).locator(".badge")).to_have_count(0)
+    item.get_by_role("button", name=f"Edit {secret}").click()
+    owner.get_by_label("Private").check()
+    owner.get_by_role("button", name="Save changes").click()
+    expect(snippet_item(other, secret)).to_have_count(0)
+
+
+def test_the_page_renews_its_live_list_as_its_token_expires(server_factory, open_page):
+    """Tokens that last two seconds: the server ends the subscription, the page
+    gets a new token and resumes from its position, without a snapshot, and
+    hears what changed meanwhile and after."""
+    server = server_factory(ACCESS_TOKEN_LIFETIME_SECONDS=2, WS_TOKEN_GRACE_SECONDS=0)
+    page = open_page(server)
+    sign_up(page)
+    expect(page.locator("#log")).to_contain_text("Live updates paused")
+    expect(page.locator("#log")).to_contain_text("resumed without a snapshot")
+    title = f"after renewal {uuid.uuid4().hex[:6]}"
+    requests.post(f"{server.url}/api/snippets/", json={"title": title, "code": "1"})
+    expect(snippet_item(page, title)).to_be_visible()
+
+
+def test_signing_out_ends_the_private_view_and_keeps_the_list_live(
+    web_server, open_page
+):
+    page = open_page(web_server)
+    sign_up(page)
+    secret = f"secret {uuid.uuid4().hex[:6]}"
+    page.get_by_label("Private").check()
+    create(page, secret)
+    expect(snippet_item(page, secret)).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+    expect(snippet_item(page, secret)).to_have_count(0)
+    title = f"after sign-out {uuid.uuid4().hex[:6]}"
+    requests.post(f"{web_server.url}/api/snippets/", json={"title": title, "code": "1"})
+    expect(snippet_item(page, title)).to_be_visible()
+
+
+def test_anonymous_visitors_cannot_mark_a_snippet_private(web_server, open_page):
+    page = open_page(web_server)
+    expect(page.get_by_label("Private")).to_be_disabled()
 
 
 def test_page_is_usable_on_a_phone(web_server, open_page):

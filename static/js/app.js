@@ -11,6 +11,7 @@ const client = new SnippetsClient({
   onTransport: showTransport,
   onLog: logRequest,
   onProblem: logProblem,
+  onUnsubscribed: renewSubscriptions,
 });
 const state = {
   username: null,
@@ -82,7 +83,7 @@ async function refreshToken() {
     data: { refresh: state.refresh },
   });
   if (reply.status !== 200) {
-    signOut();
+    forgetSession();
     return false;
   }
   saveSession({ username: state.username, access: reply.data.access, refresh: state.refresh });
@@ -92,14 +93,32 @@ async function refreshToken() {
 // Account
 
 function saveSession({ username, access, refresh }) {
+  const sameUser = username === state.username;
   state.username = username;
   state.refresh = refresh;
-  client.setToken(access);
+  if (sameUser) client.renewToken(access);
+  else client.setToken(access);
   localStorage.setItem("snippets.session", JSON.stringify({ username, access, refresh }));
   showAccount();
 }
 
-function signOut() {
+/** The server ended the live list (token expired, or signed out elsewhere). */
+async function renewSubscriptions({ data }) {
+  logProblem(`Live updates paused: ${data?.detail || "credentials ended"}`);
+  if (!state.refresh || !(await refreshToken())) forgetSession();
+}
+
+/** Sign out: the refresh token is revoked, which ends live updates everywhere. */
+async function signOut() {
+  if (state.refresh) {
+    await client
+      .request({ method: "POST", url: "/api/auth/token/blacklist/", data: { refresh: state.refresh } })
+      .catch((error) => logProblem(`Sign-out not confirmed: ${error.message}`));
+  }
+  forgetSession();
+}
+
+function forgetSession() {
   state.username = null;
   state.refresh = null;
   client.setToken(null);
@@ -111,6 +130,9 @@ function showAccount() {
   $("account-form").hidden = Boolean(state.username);
   $("signed-in").hidden = !state.username;
   $("signed-in-name").textContent = state.username || "";
+  // Anonymous snippets cannot be private.
+  $("private").disabled = !state.username;
+  if (!state.username) $("private").checked = false;
   renderList();
 }
 
@@ -159,6 +181,7 @@ function renderSnippet(snippet) {
   const mine = Boolean(state.username) && snippet.owner === state.username;
   item.dataset.url = snippet.url;
   item.classList.toggle("mine", mine);
+  if (!snippet.private) item.querySelector('[data-field="private"]').remove();
   const title = item.querySelector('[data-field="title"]');
   title.textContent = snippet.title;
   title.addEventListener("click", () => preview(snippet));
@@ -223,6 +246,7 @@ function startEditing(snippet) {
   $("language").value = snippet.language;
   $("style").value = snippet.style;
   $("linenos").checked = snippet.linenos;
+  $("private").checked = snippet.private;
   $("submit-snippet").textContent = "Save changes";
   $("cancel-edit").hidden = false;
   $("create-heading").textContent = `Edit “${snippet.title}”`;
@@ -239,7 +263,7 @@ function stopEditing() {
 
 async function onSnippetSubmit(event) {
   event.preventDefault();
-  const fields = ["title", "code", "language", "style", "snippet"];
+  const fields = ["title", "code", "language", "style", "private", "snippet"];
   showErrors("snippet", fields, null);
   const data = {
     title: $("title").value,
@@ -247,6 +271,7 @@ async function onSnippetSubmit(event) {
     language: $("language").value,
     style: $("style").value,
     linenos: $("linenos").checked,
+    private: $("private").checked,
   };
   const editing = state.editing;
   const reply = editing

@@ -2,7 +2,8 @@
 // subscriptions over WebSocket or, where no socket opens, Server-Sent Events.
 // Each subscription keeps its last position and resumes from it after a
 // reconnect: its `onEvent` never sees a change twice or misses one, and
-// `onSnapshot` runs only when the server cannot bridge the gap.
+// `onSnapshot` runs only when the server cannot bridge the gap, or when
+// `setToken()` changes who is asking (`renewToken()` keeps the same user).
 // Protocol v1: see README.md. No dependencies, no build step.
 
 import { readEventStream } from "./eventstream.js";
@@ -91,6 +92,9 @@ export class SnippetsClient {
    * @param {(transport: "WebSocket"|"Server-Sent Events"|"HTTP") => void} [options.onTransport]
    * @param {(entry: object) => void} [options.onLog] each request and reply, timed
    * @param {(problem: string) => void} [options.onProblem] what went wrong, for the log
+   * @param {(ended: {url, status, data}) => void} [options.onUnsubscribed] the
+   *   server ended a subscription (its token expired or was revoked): call
+   *   `renewToken()` with a fresh one to resume it
    */
   constructor({
     websocketUrl: url = "",
@@ -98,12 +102,14 @@ export class SnippetsClient {
     onTransport,
     onLog,
     onProblem,
+    onUnsubscribed,
   } = {}) {
     this.url = websocketUrl(url);
     this.timeoutMs = timeoutMs;
     this.onTransport = onTransport || (() => {});
     this.onLog = onLog || (() => {});
     this.onProblem = onProblem || ((problem) => console.warn(problem));
+    this.onUnsubscribed = onUnsubscribed || (() => {});
     this.token = null;
     this.socket = null;
     this.nextId = 1;
@@ -117,9 +123,27 @@ export class SnippetsClient {
     else this.connect();
   }
 
-  /** The access token sent as `token` on the socket, `Authorization: JWT` over HTTP. */
+  /**
+   * The access token sent as `token` on the socket, `Authorization: JWT` over
+   * HTTP, for another user (or none: signed out). Every subscription starts
+   * again with a snapshot of what this user may see.
+   */
   setToken(token) {
+    if ((token || null) === this.token) return;
+    for (const subscription of this.subscriptions.values()) subscription.position = null;
+    this.renewToken(token);
+  }
+
+  /**
+   * A fresh token for the same user (the last one expired or was about to):
+   * every subscription goes on from its position, without a snapshot.
+   */
+  renewToken(token) {
     this.token = token || null;
+    for (const [url, subscription] of this.subscriptions) {
+      subscription.ended = false;
+      this.resubscribe(url);
+    }
   }
 
   get open() {
@@ -211,6 +235,14 @@ export class SnippetsClient {
   deliverEvent(frame) {
     for (const [url, subscription] of this.subscriptions) {
       if (!hears(url, frame.url ?? url)) continue;
+      if (frame.event === "unsubscribed") {
+        if (subscriptionPath(url) !== frame.url) continue;
+        // Its credentials ended; it stays ended until `setToken()` renews it.
+        subscription.ended = true;
+        subscription.stream?.abort();
+        this.onUnsubscribed({ url, status: frame.status, data: frame.data });
+        continue;
+      }
       if (frame.event === "resync") {
         // The server could not keep this subscription whole: start afresh.
         subscription.position = null;
@@ -291,7 +323,7 @@ export class SnippetsClient {
    * that unsubscribes.
    */
   async subscribe(url, { onSnapshot, onEvent }) {
-    this.subscriptions.set(url, { onSnapshot, onEvent, position: null, stream: null });
+    this.subscriptions.set(url, { onSnapshot, onEvent, position: null, stream: null, ended: false });
     await this.resubscribe(url);
     return () => this.unsubscribe(url);
   }
