@@ -16,7 +16,10 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
 from functools import partial
+
+import requests
 
 from bench import fanout
 from bench.clients import open_websocket, run_http, run_websocket
@@ -34,6 +37,22 @@ OPERATIONS = {
     "retrieve": ("GET", "/api/snippets/1/", None),
     "create": ("POST", "/api/snippets/", {"title": "bench", "code": "print(1)\n" * 5}),
 }
+
+
+FANOUT_USERS = 10
+
+
+def sign_up(port):
+    """A new user on the server at `port`; return their access token."""
+    base = f"http://127.0.0.1:{port}/api"
+    account = {
+        "username": f"bench{uuid.uuid4().hex[:8]}",
+        "password": "bench-pass-phrase",
+    }
+    requests.post(f"{base}/users/", json=account, timeout=30).raise_for_status()
+    reply = requests.post(f"{base}/auth/token/", json=account, timeout=30)
+    reply.raise_for_status()
+    return reply.json()["access"]
 
 
 def measure(runner, port, connections, seconds, operation):
@@ -234,12 +253,17 @@ def main(argv=None):
     ]
 
     with running("web", workers=2) as (port, _):
-        runs = [
-            asyncio.run(
-                fanout.measure(port=port, subscribers=args.subscribers, env=bench_env())
-            )
-            for _ in range(args.reps)
-        ]
+        users = [sign_up(port) for _ in range(FANOUT_USERS)]
+        runs, mixed = [], []
+        for _ in range(args.reps):  # interleaved, so both see the same machine
+            for tokens, results in [((None,), runs), ((None, *users), mixed)]:
+                measured = fanout.measure(
+                    port=port,
+                    subscribers=args.subscribers,
+                    env=bench_env(),
+                    tokens=tokens,
+                )
+                results.append(asyncio.run(measured))
         resumes = [
             asyncio.run(
                 fanout.measure_resume(
@@ -249,6 +273,7 @@ def main(argv=None):
             for _ in range(args.reps)
         ]
     result = sorted(runs, key=lambda run: run["p99_ms"])[len(runs) // 2]
+    identities = sorted(mixed, key=lambda run: run["p99_ms"])[len(mixed) // 2]
     resume = sorted(resumes, key=lambda run: run["p99_ms"])[len(resumes) // 2]
     lines += [
         f"Fan-out over 2 workers to {args.subscribers} subscribers (the run with "
@@ -260,6 +285,15 @@ def main(argv=None):
         f"events delivered/s, i.e. every change reaches all {args.subscribers} "
         f"subscribers at up to {result['deliveries_per_s'] / args.subscribers:.0f} "
         "changes/s.",
+        "",
+        f"The same {args.subscribers} subscribers spread over {FANOUT_USERS} users "
+        f"and the anonymous ({FANOUT_USERS + 1} identities, so each change is read "
+        f"{FANOUT_USERS + 1} times per worker), in the same runs: p50 "
+        f"{identities['p50_ms']:.1f} ms, p99 {identities['p99_ms']:.1f} ms "
+        f"({identities['missing']} missing); sustained "
+        f"{identities['deliveries_per_s']:.0f} events delivered/s "
+        f"({identities['deliveries_per_s'] / result['deliveries_per_s']:.2f}x the "
+        "all-anonymous rate).",
         "",
         f"Resume: {args.subscribers} subscribers away while {resume['changes']} "
         "changes were made, back with `since` (the run with the median p99 of "

@@ -37,12 +37,13 @@ async def write(env, changes, pause, seconds):
     return [json.loads(line) for line in output.decode().splitlines()]
 
 
-async def measure(*, port, subscribers, env):
+async def measure(*, port, subscribers, env, tokens=(None,)):
     """Subscribe `subscribers` sockets, change snippets elsewhere, time arrivals.
 
-    The clock starts just before `Snippet.objects.create()` in the writer (so it
-    includes the insert and the commit) and stops when a subscriber's socket has
-    the event.
+    Socket `n` subscribes with `tokens[n % len(tokens)]` (`None`: anonymous), so
+    each change is read once per distinct identity. The clock starts just before
+    `Snippet.objects.create()` in the writer (so it includes the insert and the
+    commit) and stops when a subscriber's socket has the event.
     """
     arrivals = []  # (payload, arrived): parsed later, to keep receiving cheap
     sockets = [
@@ -53,8 +54,9 @@ async def measure(*, port, subscribers, env):
         )
         for _ in range(subscribers)
     ]
-    for socket in sockets:
-        socket.send({"method": "SUBSCRIBE", "url": "/api/snippets/"})
+    for number, socket in enumerate(sockets):
+        token = tokens[number % len(tokens)]
+        socket.send({"method": "SUBSCRIBE", "url": "/api/snippets/", "token": token})
     await wait_for(lambda: len(arrivals) >= subscribers)
     arrivals.clear()
 

@@ -148,10 +148,13 @@ class EventFanout:
     async def deliver(self, entry: Entry) -> None:
         """Show one change to every subscriber that hears it, once each, rendered
         once per identity."""
-        if entry.event == "revoked":
-            return self.revoke(entry.record["identity"])
-        if entry.url is None:  # a change that could not be recorded: refetch
-            return self.resync()
+        await self._finish(entry, self._begin(entry))
+
+    def _begin(self, entry: Entry) -> list[tuple[list[Subscription], asyncio.Future]]:
+        """Start rendering `entry` for each identity that hears it, at once (on
+        Django's threads)."""
+        if entry.url is None:  # a revocation or a resync: nothing to render
+            return []
         hearing: dict[Subscriber, Subscription] = {}
         for path in ancestor_paths(entry.url):
             for subscriber, subscription in self.subscriptions.get(path, {}).items():
@@ -159,34 +162,46 @@ class EventFanout:
                     hearing.setdefault(subscriber, subscription)
         cohorts: dict[str, list[Subscription]] = {}
         for subscription in hearing.values():
-            cohorts.setdefault(subscription.credentials.identity, []).append(
-                subscription
-            )
-        await asyncio.gather(*(self._show(entry, group) for group in cohorts.values()))
+            identity = subscription.credentials.identity
+            cohorts.setdefault(identity, []).append(subscription)
+        return [(group, self._render_for(entry, group)) for group in cohorts.values()]
+
+    def _render_for(self, entry: Entry, group: list[Subscription]) -> asyncio.Future:
+        freshest = max(group, key=lambda s: s.credentials.expires or float("inf"))
+        return asyncio.ensure_future(self.render(entry, freshest.credentials))
+
+    async def _finish(self, entry: Entry, renders) -> None:
+        """Send `entry` as rendered for each group, or act on it if it is no
+        change (a revocation, a resync)."""
+        if entry.event == "revoked":
+            return self.revoke(entry.record["identity"])
+        if entry.url is None:  # a change that could not be recorded: refetch
+            return self.resync()
+        for group, render in renders:
+            try:
+                event = event_for(entry, await render)
+            except CredentialsEnded as ended:
+                for subscription in group:
+                    self.end(subscription, ended.detail)
+                continue
+            except Exception as error:  # deliberately broad: never lose one silently
+                if not isinstance(error, RenderFailed):
+                    log.exception("Could not show %s %s", entry.event, entry.url)
+                log.warning(
+                    "Could not show %s %s; refetch asked", entry.event, entry.url
+                )
+                for subscription in group:
+                    subscription.subscriber.send_text(_resync(subscription.path))
+                continue
+            if event is not None:
+                text = encode(event)
+                for subscription in group:
+                    if self.current(subscription):
+                        subscription.subscriber.send_text(text)
 
     async def _show(self, entry: Entry, group: list[Subscription]) -> None:
-        """Render `entry` once for the identity of `group` and send it to each."""
-        freshest = max(group, key=lambda s: s.credentials.expires or float("inf"))
-        try:
-            event = event_for(entry, await self.render(entry, freshest.credentials))
-        except CredentialsEnded as ended:
-            for subscription in group:
-                self.end(subscription, ended.detail)
-            return
-        except Exception as error:  # deliberately broad: never lose a change silently
-            if not isinstance(error, RenderFailed):
-                log.exception("Could not show %s %s", entry.event, entry.url)
-            log.warning(
-                "Could not show %s %s; asking to refetch", entry.event, entry.url
-            )
-            for subscription in group:
-                subscription.subscriber.send_text(_resync(subscription.path))
-            return
-        if event is not None:
-            text = encode(event)
-            for subscription in group:
-                if self.current(subscription):
-                    subscription.subscriber.send_text(text)
+        """Render `entry` for the identity of `group` and send it to each."""
+        await self._finish(entry, [(group, self._render_for(entry, group))])
 
     def resync(self) -> None:
         """Tell every subscription that changes were lost: fetch again."""
