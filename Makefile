@@ -23,8 +23,15 @@ lint: install-dev
 	ruff check .
 	ruff format --check .
 
-bench: install-dev static
+bench: install-dev static $(PEER_VENV)/.installed
 	python -m snippets.localredis run --name bench-redis -- python -m bench
+
+# The peer the bridge is measured against gets a virtualenv of its own.
+PEER_VENV := bench/.peer-venv
+$(PEER_VENV)/.installed: bench/peer/requirements.txt requirements.txt
+	$(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/pip install --quiet -r bench/peer/requirements.txt
+	touch $@
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

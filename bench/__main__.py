@@ -21,7 +21,7 @@ from functools import partial
 
 import requests
 
-from bench import fanout
+from bench import fanout, versus
 from bench.clients import open_websocket, run_http, run_websocket
 from bench.fanout import percentile
 from bench.servers import (
@@ -143,6 +143,7 @@ def main(argv=None):
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     prepare_database()
     started = time.monotonic()
+    versus_lines = versus.compare(seconds=2, rounds=args.reps)
     lines = [
         "# Benchmark results",
         "",
@@ -152,6 +153,7 @@ def main(argv=None):
         "In-process: Django's test Client; bridge in-process: `Bridge.handle()` "
         "called directly in one thread (message in, frame out, no sockets).",
         "",
+        *versus_lines,
     ]
 
     # The load clients' own ceiling, against a bare Tornado server.

@@ -16,6 +16,9 @@ import os
 import struct
 import time
 
+# A reply that takes this long is not coming: fail the run instead of hanging.
+REPLY_TIMEOUT = 60
+
 
 def ws_frame(text: str) -> bytes:
     """A masked text frame, as a client must send it."""
@@ -61,8 +64,9 @@ def ws_frames(buffer: bytearray) -> list[bytes]:
 class WebSocketConnection(asyncio.Protocol):
     """One client WebSocket; `on_message(payload, arrived)` gets each text frame."""
 
-    def __init__(self, host: str, on_message=None):
+    def __init__(self, host: str, on_message=None, path="/ws/api"):
         self.host = host
+        self.path = path
         self.on_message = on_message or (lambda payload, arrived: None)
         self.buffer = bytearray()
         self.upgraded = asyncio.get_running_loop().create_future()
@@ -73,8 +77,9 @@ class WebSocketConnection(asyncio.Protocol):
         key = base64.b64encode(os.urandom(16)).decode()
         transport.write(
             (
-                f"GET /ws/api HTTP/1.1\r\nHost: {self.host}\r\nUpgrade: websocket\r\n"
-                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                f"GET {self.path} HTTP/1.1\r\nHost: {self.host}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\n"
                 "Sec-WebSocket-Version: 13\r\n\r\n"
             ).encode()
         )
@@ -103,10 +108,12 @@ class WebSocketConnection(asyncio.Protocol):
         self.transport.write(ws_frame(json.dumps(message)))
 
 
-async def open_websocket(host: str, port: int, on_message=None) -> WebSocketConnection:
+async def open_websocket(
+    host: str, port: int, on_message=None, path="/ws/api"
+) -> WebSocketConnection:
     loop = asyncio.get_running_loop()
     _, connection = await loop.create_connection(
-        lambda: WebSocketConnection(f"{host}:{port}", on_message), host, port
+        lambda: WebSocketConnection(f"{host}:{port}", on_message, path), host, port
     )
     await connection.upgraded
     return connection
@@ -183,15 +190,41 @@ async def run_http(*, port, connections, seconds, method, path, body=None):
     return len(latencies) / elapsed, latencies
 
 
-async def run_websocket(*, port, connections, seconds, method, path, body=None):
-    """Closed-loop WebSocket load; return (requests per second, latencies)."""
+def project_frame(method, path, body):
+    """This project's request frame, and whether a reply succeeded."""
     message = {"method": method, "url": path}
     if body is not None:
         message["data"] = body
+    return "/ws/api", message, lambda reply: reply["status"] < 400
+
+
+def dcrf_frame(method, path, body):
+    """The same request as DCRF's consumer takes it (bench/peer/)."""
+    if method == "POST":
+        message = {"action": "create", "request_id": 1, "data": body}
+    elif path.rstrip("/").rsplit("/", 1)[-1].isdigit():
+        message = {
+            "action": "retrieve",
+            "request_id": 1,
+            "pk": int(path.split("/")[-2]),
+        }
+    else:
+        message = {"action": "list", "request_id": 1}
+    return "/ws/dcrf", message, lambda reply: reply["response_status"] < 400
+
+
+async def run_websocket(
+    *, port, connections, seconds, method, path, body=None, protocol=project_frame
+):
+    """Closed-loop WebSocket load; return (requests per second, latencies)."""
+    ws_path, message, succeeded = protocol(method, path, body)
     queues = [asyncio.Queue() for _ in range(connections)]
     sockets = [
         await open_websocket(
-            "127.0.0.1", port, lambda payload, arrived, q=queue: q.put_nowait(payload)
+            "127.0.0.1",
+            port,
+            lambda payload, arrived, q=queue: q.put_nowait(payload),
+            ws_path,
         )
         for queue in queues
     ]
@@ -202,8 +235,8 @@ async def run_websocket(*, port, connections, seconds, method, path, body=None):
         while time.perf_counter() < deadline:
             started = time.perf_counter()
             socket.send(message)
-            reply = json.loads(await replies.get())
-            assert reply["status"] < 400, reply
+            reply = json.loads(await asyncio.wait_for(replies.get(), REPLY_TIMEOUT))
+            assert succeeded(reply), reply
             latencies.append(time.perf_counter() - started)
 
     started = time.perf_counter()

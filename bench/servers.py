@@ -13,6 +13,8 @@ import requests
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 RESULTS_DIR = PROJECT_DIR / "bench" / "results"
 THREADS = 8
+# The peer's own virtualenv (`make bench` makes it from bench/peer/requirements.txt).
+PEER_PYTHON = PROJECT_DIR / "bench" / ".peer-venv" / "bin" / "python"
 
 
 def bench_env(**overrides):
@@ -69,12 +71,33 @@ def free_port():
 
 
 @contextlib.contextmanager
-def running(kind, *, workers=1, env=None):
-    """Run a server of `kind` (web, gthread, echo) and yield `(port, pids)`;
-    `env` entries override `bench_env()` for it."""
+def running(kind, *, workers=1, env=None, cpus=None):
+    """Run a server of `kind` (web, gthread, dcrf, echo) and yield `(port, pids)`;
+    `env` entries override `bench_env()` for it; `cpus` pins it (`taskset -c`)."""
     port = free_port()
     bind = f"127.0.0.1:{port}"
-    if kind == "web":
+    if kind == "dcrf":
+        command = [
+            str(PEER_PYTHON),
+            "-m",
+            "uvicorn",
+            "bench.peer.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--ws",
+            "websockets",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+        env = {"DJANGO_SETTINGS_MODULE": "bench.peer.settings", **(env or {})}
+    elif kind == "web":
         command = [
             sys.executable,
             "-m",
@@ -105,6 +128,8 @@ def running(kind, *, workers=1, env=None):
         ]
     else:
         command = [sys.executable, "-m", "bench.echo", str(port)]
+    if cpus is not None:
+        command = ["taskset", "-c", cpus, *command]
     log = (RESULTS_DIR / f"{kind}.log").open("w")
     process = subprocess.Popen(
         command,

@@ -59,8 +59,8 @@ class SnippetSerializer(serializers.HyperlinkedModelSerializer):
         if self.instance is not None:
             owner = self.instance.owner
         else:  # created as the request's user (SnippetViewSet.perform_create)
-            user = self.context["request"].user
-            owner = user if user.is_authenticated else None
+            user = getattr(self.context.get("request"), "user", None)
+            owner = user if user is not None and user.is_authenticated else None
         private = attrs.get("private", getattr(self.instance, "private", False))
         if private and owner is None:
             message = "Anonymous snippets cannot be private: sign in to make one."

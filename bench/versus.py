@@ -1,0 +1,141 @@
+"""
+This project beside its closest peer, DCRF 1.3 on Channels under uvicorn
+(bench/peer/), and beside its own floor (Django's test Client calling the same
+view in one process), from one run: every scenario is measured in short slices,
+the two servers interleaved round by round so that a ratio comes from the same
+seconds of a shared machine. Where there are two cores, both servers are pinned
+to the first and the load to the second.
+"""
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+from contextlib import ExitStack, contextmanager
+
+from bench.clients import dcrf_frame, project_frame, run_http, run_websocket
+from bench.fanout import percentile
+from bench.servers import PROJECT_DIR, bench_env, running
+
+SCENARIOS = [
+    # (name, transport, connections, method, path, body)
+    ("WS retrieve", "ws", 50, "GET", "/api/snippets/1/", None),
+    ("WS retrieve", "ws", 1, "GET", "/api/snippets/1/", None),
+    ("WS create", "ws", 50, "POST", "/api/snippets/", {"title": "b", "code": "x = 1"}),
+    ("HTTP retrieve", "http", 50, "GET", "/api/snippets/1/", None),
+]
+FLOORS = {"retrieve": "GET", "create": "POST"}
+
+
+@contextmanager
+def pinned(cpus):
+    """Run this process (the load) on `cpus` meanwhile, if the machine has them."""
+    before = os.sched_getaffinity(0)
+    if cpus and cpus <= before:
+        os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def slice_of(port, scenario, side, seconds):
+    name, transport, connections, method, path, body = scenario
+    if transport == "http":
+        runner = run_http(
+            port=port,
+            connections=connections,
+            seconds=seconds,
+            method=method,
+            path=path,
+        )
+    else:
+        protocol = project_frame if side == "project" else dcrf_frame
+        runner = run_websocket(
+            port=port,
+            connections=connections,
+            seconds=seconds,
+            method=method,
+            path=path,
+            body=body,
+            protocol=protocol,
+        )
+    return asyncio.run(runner)
+
+
+def floor_rate(kind, seconds, cpus):
+    """Django's test Client calling the view in one process, on the server's core."""
+    command = [sys.executable, "-m", "bench.inprocess", kind, "client", str(seconds)]
+    if cpus:
+        command = ["taskset", "-c", cpus, *command]
+    output = subprocess.run(
+        command,
+        cwd=PROJECT_DIR,
+        env=bench_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])["rate"]
+
+
+def compare(*, seconds=2.0, rounds=3):
+    """Markdown lines: each scenario's medians for both sides, and the ratios."""
+    two_cores = len(os.sched_getaffinity(0)) >= 2
+    server_cpus, load_cpus = ("0", {1}) if two_cores else (None, None)
+    samples = {
+        (scenario, side): []
+        for scenario in range(len(SCENARIOS))
+        for side in ("project", "dcrf")
+    }
+    floors = {kind: [] for kind in FLOORS}
+    with ExitStack() as stack:
+        ports = {
+            side: stack.enter_context(running(kind, cpus=server_cpus))[0]
+            for side, kind in (("project", "web"), ("dcrf", "dcrf"))
+        }
+        for _ in range(rounds):
+            for kind in floors:
+                floors[kind].append(floor_rate(kind, seconds, server_cpus))
+            with pinned(load_cpus):
+                for index, scenario in enumerate(SCENARIOS):
+                    for side in ("project", "dcrf"):
+                        samples[index, side].append(
+                            slice_of(ports[side], scenario, side, seconds)
+                        )
+    floor = {kind: statistics.median(rates) for kind, rates in floors.items()}
+    where = ", pinned to one core with the load on the other" if two_cores else ""
+    lines = [
+        "Beside the peer: DCRF 1.3 (Channels 4.3, uvicorn with uvloop and "
+        f"httptools), one worker each{where}; "
+        f"{rounds} rounds of interleaved {seconds:g} s slices, medians. The floor is "
+        f"Django's test Client calling the same view in one process: "
+        f"{floor['retrieve']:.0f} retrieves/s, {floor['create']:.0f} creates/s.",
+        "",
+        "| scenario | conns | project /s | p50 / p99 ms | DCRF /s | p50 / p99 ms "
+        "| project / DCRF | project / floor |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for index, (name, _, connections, *_rest) in enumerate(SCENARIOS):
+        cells = []
+        for side in ("project", "dcrf"):
+            rate, latencies = sorted(samples[index, side], key=lambda s: s[0])[
+                rounds // 2
+            ]
+            cells.append(
+                (rate, percentile(latencies, 0.5), percentile(latencies, 0.99))
+            )
+        (ours, o50, o99), (theirs, t50, t99) = cells
+        kind = name.split()[-1]
+        lines.append(
+            f"| {name} | {connections} | {ours:.0f} | {o50:.1f} / {o99:.1f} "
+            f"| {theirs:.0f} | {t50:.1f} / {t99:.1f} | {ours / theirs:.2f} "
+            f"| {ours / floor[kind]:.2f} |"
+        )
+    return lines + [""]
+
+
+if __name__ == "__main__":
+    print("\n".join(compare()))
