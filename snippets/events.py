@@ -58,9 +58,14 @@ def publish_on_commit(event):
     transaction.on_commit(lambda: publish(event), robust=True)
 
 
+# The detail view names of the tracked models (what /api/asyncapi.json lists).
+tracked: list[str] = []
+
+
 def track(model, *, detail_view_name):
     """Record every save and delete of `model`'s rows, each under the URL of its
     detail view (which must be a `LiveViewSetMixin` view)."""
+    tracked.append(detail_view_name)
     attnames = [field.attname for field in recorded_fields(model)]
 
     def url(pk):

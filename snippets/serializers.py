@@ -2,13 +2,18 @@ from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
 from snippets.fields import CachedChoiceField
 from snippets.models import Snippet, language_choices, style_choices
 
+# What the links are: paths on this site, not absolute URIs.
+SITE_PATH = {"type": "string", "format": "uri-reference"}
 
+
+@extend_schema_field(SITE_PATH)
 class RelativeHyperlinkedIdentityField(serializers.HyperlinkedIdentityField):
     """
     A hyperlink to the object, as a path without scheme or host.
@@ -21,6 +26,7 @@ class RelativeHyperlinkedIdentityField(serializers.HyperlinkedIdentityField):
         return reverse(view_name, kwargs={"pk": obj.pk}, format=format)
 
 
+@extend_schema_field(SITE_PATH)
 class RelativeHyperlinkedRelatedField(serializers.HyperlinkedRelatedField):
     """A hyperlink to a related object, as a path without scheme or host."""
 
@@ -32,7 +38,10 @@ class SnippetSerializer(serializers.HyperlinkedModelSerializer):
     serializer_url_field = RelativeHyperlinkedIdentityField
     serializer_related_field = RelativeHyperlinkedRelatedField
 
-    owner = serializers.ReadOnlyField(source="owner.username", default=None)
+    # `null` for an anonymous snippet.
+    owner = serializers.CharField(
+        source="owner.username", read_only=True, allow_null=True, default=None
+    )
     highlight = RelativeHyperlinkedIdentityField(
         view_name="snippet-highlight", format="html"
     )

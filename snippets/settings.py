@@ -284,9 +284,20 @@ SIMPLE_JWT = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Snippets API",
-    "DESCRIPTION": "Code snippets with Pygments highlighting, over HTTP and WebSocket.",
+    "DESCRIPTION": (
+        "Code snippets with Pygments highlighting, over HTTP and WebSocket. The "
+        "same operations over WebSocket: [/api/asyncapi.json](/api/asyncapi.json) "
+        "(AsyncAPI 3.0), to try in the [playground](/api/playground/)."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request bodies get components of their own, without the read-only fields
+    # (what the WebSocket description, /api/asyncapi.json, derives from).
+    "COMPONENT_SPLIT_REQUEST": True,
+    "EXTERNAL_DOCS": {
+        "description": "The same operations over WebSocket (AsyncAPI 3.0)",
+        "url": "/api/asyncapi.json",
+    },
     # Served from the sidecar package's static files: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.routers import DefaultRouter
+from rest_framework import routers
+from rest_framework.reverse import reverse
 from rest_framework_simplejwt.views import (
     TokenBlacklistView,
     TokenObtainPairView,
@@ -9,9 +10,25 @@ from rest_framework_simplejwt.views import (
     TokenVerifyView,
 )
 
-from snippets import health, pages, views
+from snippets import asyncapi, health, pages, views
 
-router = DefaultRouter()
+
+class APIRootView(routers.APIRootView):
+    """The API's resources; the same operations over WebSocket are described in
+    `asyncapi` and can be tried in `playground`."""
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        for name in ("asyncapi", "playground"):
+            response.data[name] = reverse(name, request=request)
+        return response
+
+
+class Router(routers.DefaultRouter):
+    APIRootView = APIRootView
+
+
+router = Router()
 router.register("snippets", views.SnippetViewSet, basename="snippet")
 router.register("users", views.UserViewSet, basename="user")
 
@@ -28,6 +45,8 @@ urlpatterns = [
         name="token_blacklist",  # sign-out
     ),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/asyncapi.json", asyncapi.asyncapi_json, name="asyncapi"),
+    path("api/playground/", pages.playground, name="playground"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api-auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),

@@ -13,6 +13,7 @@ from websockets.sync.client import connect
 
 from snippets.models import Snippet
 from tests.conftest import PASSWORD, server_token
+from tests.contract import validate_reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -151,6 +152,8 @@ def over_websocket(server, *, method, url, data, token):
     with connect(server.ws_url, max_size=None) as ws:
         ws.send(json.dumps(message))
         reply = json.loads(ws.recv(timeout=10))
+    # The reply is what the AsyncAPI document says (if it is an operation).
+    validate_reply(method, url, reply)
     return reply["status"], reply["headers"], reply.get("data")
 
 

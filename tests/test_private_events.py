@@ -22,6 +22,7 @@ from websockets.sync.client import connect
 from snippets.management.commands.erase_snippets import erase_snippets
 from snippets.models import Snippet
 from tests.conftest import EVENT_TIMEOUT_SECONDS, server_token, use_key_prefix
+from tests.contract import validate_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -149,6 +150,7 @@ def heard_until(ws, barrier_url):
         if frame.get("url") == barrier_url and frame.get("event") == "updated":
             return events
         if "event" in frame:
+            validate_event(LIST, frame)  # as /api/asyncapi.json describes it
             events.append(frame)
 
 

@@ -1,0 +1,385 @@
+"""
+`GET /api/asyncapi.json`: the WebSocket API (`/ws/api`) as an AsyncAPI 3.0
+document, derived from the OpenAPI schema drf-spectacular makes. Every socket
+request is an HTTP operation inside the envelope, so nothing is annotated by
+hand: a change to a serializer changes both documents.
+
+For each OpenAPI operation: a `send` operation (the request envelope, `data`
+from the request body or the query parameters) whose reply is the reply
+envelope (`data` per status from the responses). For each JSON GET: SUBSCRIBE
+and UNSUBSCRIBE, and a `receive` operation with the events it can hear. The
+protocol's own errors and close codes come with the limits in force.
+"""
+
+import re
+from functools import cache
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.urls import reverse
+from drf_spectacular.generators import SchemaGenerator
+
+from snippets import events
+
+QUERY_METHODS = {"get", "head", "delete"}
+CHANNEL = {"$ref": "#/channels/api"}
+STRING = {"type": "string"}
+DETAIL = {
+    "type": "object",
+    "required": ["detail"],
+    "properties": {"detail": STRING},
+}
+HEADERS = {"type": "object", "additionalProperties": STRING}
+MESSAGE_ID = {
+    "type": ["string", "number"],
+    "maxLength": 128,
+    "description": "Any string (at most 128 characters) or number; echoed.",
+}
+POSITION = {
+    "type": "string",
+    "description": "Where in the history of changes: resume with `since`.",
+}
+
+
+def asyncapi_json(request):
+    document = {**described(), "servers": {"api": server(request)}}
+    return JsonResponse(document, json_dumps_params={"indent": 1})
+
+
+def server(request):
+    return {
+        "host": request.get_host(),
+        "protocol": "wss" if request.is_secure() else "ws",
+        "description": "Text frames, one JSON object each.",
+    }
+
+
+@cache
+def described() -> dict:
+    """Everything but the server, from the OpenAPI schema (once per process)."""
+    openapi = SchemaGenerator().get_schema(request=None, public=True)
+    builder = Builder(openapi)
+    for path, methods in openapi["paths"].items():
+        for method, operation in methods.items():
+            builder.add_operation(path, method, operation)
+            if method == "get" and json_response(operation):
+                builder.add_subscription(path, operation)
+    info = openapi["info"]
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": info["title"],
+            "version": info["version"],
+            "description": info.get("description", ""),
+            "externalDocs": {
+                "description": "The same operations over HTTP (OpenAPI 3)",
+                "url": reverse("schema"),
+            },
+        },
+        "defaultContentType": "application/json",
+        "channels": {"api": builder.channel()},
+        "operations": builder.operations,
+        "components": {
+            "schemas": json_schema(openapi["components"]["schemas"]),
+            "messages": builder.messages,
+        },
+    }
+
+
+class Builder:
+    """Collects the messages and operations of one document."""
+
+    def __init__(self, openapi):
+        self.openapi = openapi
+        self.messages: dict = {"protocol_error": protocol_error()}
+        self.operations: dict = {}
+
+    def message(self, name, payload, summary, **extensions):
+        self.messages[name] = {
+            "name": name,
+            "summary": summary,
+            "payload": payload,
+            **extensions,
+        }
+        return {"$ref": f"#/channels/api/messages/{name}"}
+
+    def channel(self):
+        refs = {
+            name: {"$ref": f"#/components/messages/{name}"} for name in self.messages
+        }
+        return {
+            "address": "/ws/api",
+            "title": "The API over one WebSocket",
+            "description": LIMITS.format(**limits()),
+            "messages": refs,
+            "x-close-codes": close_codes(),
+        }
+
+    def add_operation(self, path, method, operation, wire_method=None):
+        wire_method = wire_method or method.upper()
+        name = operation["operationId"]
+        if wire_method != method.upper():
+            name = f"{name}_{wire_method.lower()}"
+        request = self.message(
+            f"{name}_request",
+            request_envelope(path, wire_method, request_data(method, operation)),
+            f"{wire_method} {path}",
+            **{"x-path": path},  # its parameters, for the playground's form
+        )
+        reply = self.message(
+            f"{name}_reply",
+            reply_envelope(
+                wire_method, responses(operation), wire_method == "SUBSCRIBE"
+            ),
+            f"The reply to {wire_method} {path}",
+        )
+        error = {"$ref": "#/channels/api/messages/protocol_error"}
+        self.operations[name] = {
+            "action": "send",
+            "channel": CHANNEL,
+            "summary": operation.get("summary") or f"{wire_method} {path}",
+            "messages": [request],
+            "reply": {"channel": CHANNEL, "messages": [reply, error]},
+        }
+
+    def add_subscription(self, path, operation):
+        self.add_operation(path, "get", operation, "SUBSCRIBE")
+        self.add_operation(path, "get", operation, "UNSUBSCRIBE")
+        name = f"{operation['operationId']}_events"
+        event = self.message(
+            name, events_heard(self.openapi, path), f"What SUBSCRIBE {path} hears"
+        )
+        self.operations[name] = {
+            "action": "receive",
+            "channel": CHANNEL,
+            "summary": f"Changes heard by a subscription to {path}",
+            "messages": [event],
+        }
+
+
+def json_response(operation) -> bool:
+    return any(
+        "application/json" in response.get("content", {})
+        for response in operation["responses"].values()
+    )
+
+
+def url_pattern(path: str) -> str:
+    """`/api/snippets/{id}/` as a pattern of the `url` that requests it."""
+    parts = re.split(r"\{[^}]+\}", path)
+    return "^" + "[^/?#]+".join(re.escape(part) for part in parts) + r"(\?.*)?$"
+
+
+def request_data(method, operation):
+    if method in QUERY_METHODS:
+        query = {
+            item["name"]: json_schema(item.get("schema", {}))
+            for item in operation.get("parameters", [])
+            if item["in"] == "query"
+        }
+        return {
+            "type": "object",
+            "properties": query,
+            "description": "Becomes the query string.",
+        }
+    body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    return json_schema(body["schema"]) if body else None
+
+
+def responses(operation) -> dict:
+    """`{status: data schema or None (no body)}` of each documented response."""
+    found = {}
+    for status, response in operation["responses"].items():
+        content = response.get("content", {})
+        if "application/json" in content:
+            found[int(status)] = json_schema(content["application/json"]["schema"])
+        elif content:
+            found[int(status)] = STRING  # the highlight page, say: its text
+        else:
+            found[int(status)] = None
+    return found
+
+
+def request_envelope(path, method, data):
+    properties = {
+        "id": MESSAGE_ID,
+        "method": {"const": method},
+        "url": {"type": "string", "pattern": url_pattern(path)},
+        "token": {"type": "string", "description": "A JWT access token."},
+        "headers": HEADERS,
+    }
+    if data is not None:
+        properties["data"] = data
+    if method == "SUBSCRIBE":
+        properties["since"] = POSITION
+    required = ["url"] if method == "GET" else ["method", "url"]
+    return {"type": "object", "required": required, "properties": properties}
+
+
+def reply_envelope(method, statuses, subscribe):
+    properties = {
+        "id": MESSAGE_ID,
+        "status": {"type": "integer"},
+        "method": {"const": method},
+        "url": STRING,
+        "headers": HEADERS,
+        "data": {"description": "The parsed JSON body, or the body as text."},
+    }
+    if subscribe:
+        properties["position"] = POSITION
+        properties["recovered"] = {"type": "boolean"}
+    if method == "UNSUBSCRIBE":
+        statuses = {200: DETAIL}
+    cases = [
+        {
+            "if": {"properties": {"status": {"const": status}}},
+            "then": (
+                {"properties": {"data": data}}
+                if data is not None
+                else {"not": {"required": ["data"]}}
+            ),
+        }
+        for status, data in statuses.items()
+        if not (subscribe and data is None)
+    ]
+    envelope = {
+        "type": "object",
+        "required": ["id", "status", "headers"],
+        "properties": properties,
+    }
+    return {"allOf": [envelope, *cases]} if cases else envelope
+
+
+def events_heard(openapi, subscribed):
+    """The events a subscription to `subscribed` can hear: changes to the live
+    resources at or below it, `resync` and `unsubscribed`."""
+    changes = []
+    for path in live_paths(openapi):
+        if not path.startswith(subscribed):
+            continue
+        url = {"type": "string", "pattern": url_pattern(path)}
+        get = openapi["paths"][path]["get"]
+        data = responses(get)[200]
+        changes += [
+            event_schema(["created", "updated"], url, data),
+            event_schema(
+                ["deleted"],
+                url,
+                {
+                    "type": "object",
+                    "required": ["url"],
+                    "properties": {"id": {"type": "integer"}, "url": STRING},
+                },
+            ),
+        ]
+    resync = {
+        "type": "object",
+        "required": ["event"],
+        "properties": {"event": {"const": "resync"}, "url": STRING},
+        "description": "Changes were lost: GET the subscription's URL again.",
+    }
+    unsubscribed = {
+        "type": "object",
+        "required": ["event", "url", "status", "data"],
+        "properties": {
+            "event": {"const": "unsubscribed"},
+            "url": STRING,
+            "status": {"const": 401},
+            "data": DETAIL,
+        },
+        "description": "The credentials ended (expired, signed out): renew.",
+    }
+    return {"oneOf": [*changes, resync, unsubscribed]}
+
+
+def event_schema(names, url, data):
+    return {
+        "type": "object",
+        "required": ["event", "url", "position", "data"],
+        "properties": {
+            "event": {"enum": names},
+            "url": url,
+            "position": POSITION,
+            "data": data,
+        },
+    }
+
+
+def live_paths(openapi):
+    """The OpenAPI paths of the resources whose changes are heard."""
+    found = []
+    for view_name in events.tracked:
+        example = reverse(view_name, kwargs={"pk": 0})
+        found += [
+            path
+            for path in openapi["paths"]
+            if re.fullmatch(url_pattern(path), example)
+        ]
+    return found
+
+
+def protocol_error():
+    return {
+        "name": "protocol_error",
+        "summary": "An error the server answers itself, before Django",
+        "payload": {
+            "type": "object",
+            "required": ["id", "status", "headers", "data"],
+            "properties": {
+                "id": {"type": ["string", "number", "null"]},
+                "status": {"enum": [400, 429, 500, 503]},
+                "method": {"type": ["string", "null"]},
+                "url": {"type": ["string", "null"]},
+                "headers": HEADERS,
+                "data": DETAIL,
+            },
+        },
+    }
+
+
+LIMITS = (
+    "Requests are answered in any order: match replies by `id`. The server "
+    "answers these itself: 400 for a frame that is not a valid request; 429 "
+    "past {in_flight} requests waiting on one connection, {frames} frames a "
+    "second or {subscriptions} subscriptions; 503 when every Django thread is "
+    "busy and {queued} requests wait, or while draining; 500 for a reply over "
+    "{reply_bytes} bytes."
+)
+
+
+def limits():
+    return {
+        "in_flight": settings.WS_MAX_IN_FLIGHT,
+        "frames": settings.WS_FRAMES_PER_SECOND,
+        "subscriptions": settings.WS_MAX_SUBSCRIPTIONS,
+        "queued": settings.WS_MAX_QUEUED_REQUESTS,
+        "reply_bytes": settings.WS_MAX_REPLY_BYTES,
+    }
+
+
+def close_codes():
+    return {
+        "1001": "Going away: the server drains (a deploy), or the socket was idle "
+        f"{settings.WS_IDLE_TIMEOUT_SECONDS} s; reconnect and resume.",
+        "1008": "Policy: more than a second's worth over "
+        f"{settings.WS_FRAMES_PER_SECOND} frames a second, or over "
+        f"{settings.WS_MAX_BUFFERED_BYTES} bytes left unread.",
+        "1009": f"A frame over {settings.WS_MAX_MESSAGE_BYTES} bytes.",
+        "1011": "An unexpected server error.",
+    }
+
+
+def json_schema(schema):
+    """An OpenAPI 3.0 schema as JSON Schema (what AsyncAPI's default format
+    is): `nullable` becomes a `null` type."""
+    if isinstance(schema, list):
+        return [json_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    converted = {key: json_schema(value) for key, value in schema.items()}
+    if converted.pop("nullable", False):
+        if "type" in converted:
+            converted["type"] = [converted["type"], "null"]
+        else:
+            converted = {"anyOf": [converted, {"type": "null"}]}
+    return converted
