@@ -282,6 +282,28 @@ def test_anonymous_visitors_cannot_mark_a_snippet_private(web_server, open_page)
     expect(page.get_by_label("Private")).to_be_disabled()
 
 
+def test_the_playground_sends_an_operation_and_shows_its_reply_and_events(
+    web_server, open_page
+):
+    """Operations listed from /api/asyncapi.json, a form from the message
+    schema, the reply shown; a subscription shows live events."""
+    page = open_page(web_server)
+    page.goto(web_server.url + "/api/playground/")
+    page.get_by_label("Operation", exact=True).select_option("snippets_list_subscribe")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#reply")).to_contain_text('"status": 200')
+    page.get_by_label("Operation", exact=True).select_option("snippets_create")
+    expect(page.get_by_label("language", exact=True)).to_have_value("python")  # its default
+    title = f"played {uuid.uuid4().hex[:6]}"
+    page.get_by_label("title", exact=True).fill(title)
+    page.get_by_label("code", exact=True).fill("print('hi')")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#reply")).to_contain_text('"status": 201')
+    expect(page.locator("#reply")).to_contain_text(title)
+    expect(page.locator("#events")).to_contain_text("created")
+    expect(page.locator("#events")).to_contain_text(title)
+
+
 def test_page_is_usable_on_a_phone(web_server, open_page):
     """At phone width nothing overflows sideways."""
     page = open_page(web_server, width=390)

@@ -17,10 +17,11 @@ def client():
 
 
 def test_api_root_lists_snippets_and_users(client):
-    """GET /api/ links to the snippets and users lists."""
+    """GET /api/ links to the snippets and users lists, the WebSocket API's
+    description and its playground."""
     response = client.get("/api/", HTTP_ACCEPT="application/json")
     assert response.status_code == 200
-    assert set(response.json()) == {"snippets", "users"}
+    assert set(response.json()) == {"snippets", "users", "asyncapi", "playground"}
 
 
 def test_api_root_is_browsable_in_a_browser(client):
