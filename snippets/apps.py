@@ -8,6 +8,6 @@ class SnippetsConfig(AppConfig):
         # Connect the signal handlers that publish change events, and register
         # the OpenAPI description of the JWT scheme.
         from snippets import events, schema  # noqa: F401
-        from snippets.models import Snippet
+        from snippets.views import SnippetViewSet
 
-        events.track(Snippet, detail_view_name="snippet-detail")
+        events.track(SnippetViewSet)

@@ -1,9 +1,9 @@
 """
-Change events: every saved or deleted row of a tracked model is recorded in the
-history of changes in Redis (a stream, `EVENTS_STREAM`) after its transaction
-commits, whatever made the change (either transport, the admin, a shell, the
-erase job), for the WebSocket processes to fan out to subscribers. The stream
-entry's id is the change's position: subscribers resume from it.
+Change events: every saved or deleted row of a live model (`track()`) is
+recorded in the history of changes in Redis (a stream, `EVENTS_STREAM`) after
+its transaction commits, whatever made the change (either transport, the admin,
+a shell, the erase job), for the WebSocket processes to fan out to subscribers.
+The stream entry's id is the change's position: subscribers resume from it.
 
 A record says which resource changed and how, never how anyone sees it:
 `{"event", "url", "before"}`, where `before` holds the row's values before the
@@ -19,6 +19,7 @@ import threading
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
@@ -26,7 +27,7 @@ from django.urls import reverse
 from redis.exceptions import RedisError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
-from snippets.live import identity, recorded_fields
+from snippets.live import LiveViewSetMixin, identity, recorded_fields
 from snippets.redis_client import get_redis
 
 log = logging.getLogger(__name__)
@@ -62,9 +63,19 @@ def publish_on_commit(event):
 tracked: list[str] = []
 
 
-def track(model, *, detail_view_name):
-    """Record every save and delete of `model`'s rows, each under the URL of its
-    detail view (which must be a `LiveViewSetMixin` view)."""
+def track(viewset, *, basename=None):
+    """
+    Make the resources of `viewset` (a `LiveViewSetMixin` ModelViewSet) live:
+    every save and delete of its model's rows is recorded under the URL of its
+    detail view, and each subscriber is shown it as that view shows it. Call it
+    from the app's `AppConfig.ready()`. `basename` is the one the router
+    registered the viewset with (by default, as DRF derives it: the model's
+    name in lower case).
+    """
+    if not issubclass(viewset, LiveViewSetMixin):
+        raise ImproperlyConfigured(f"{viewset.__name__} must be a LiveViewSetMixin")
+    model = viewset.queryset.model
+    detail_view_name = f"{basename or model._meta.object_name.lower()}-detail"
     tracked.append(detail_view_name)
     attnames = [field.attname for field in recorded_fields(model)]
 

@@ -8,6 +8,8 @@ os.environ.setdefault("DEBUG", "true")
 
 from snippets.settings import *  # noqa: F403
 
+# A second live resource, added as docs/forking.md says (tests/test_forking.py).
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.notes"]  # noqa: F405
 # Sign-ups and sign-ins in tests need no key stretching.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # `/test/wait/<key>/`, a view that blocks until the test releases it.

@@ -1,7 +1,7 @@
 """The app's URLs plus `/test/wait/<key>/`, a view that waits for the test."""
 
 from django.http import JsonResponse
-from django.urls import path
+from django.urls import include, path
 
 from snippets.redis_client import get_redis
 from snippets.urls import urlpatterns as app_urlpatterns
@@ -29,7 +29,11 @@ def release(key):
     get_redis().rpush(f"test-wait:{key}", 1)
 
 
-urlpatterns = [path("test/wait/<str:key>/", wait), *app_urlpatterns]
+urlpatterns = [
+    path("test/wait/<str:key>/", wait),
+    path("api/", include("tests.notes.urls")),
+    *app_urlpatterns,
+]
 
 
 class WaitMiddleware:

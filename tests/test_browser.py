@@ -293,7 +293,9 @@ def test_the_playground_sends_an_operation_and_shows_its_reply_and_events(
     page.get_by_role("button", name="Send").click()
     expect(page.locator("#reply")).to_contain_text('"status": 200')
     page.get_by_label("Operation", exact=True).select_option("snippets_create")
-    expect(page.get_by_label("language", exact=True)).to_have_value("python")  # its default
+    expect(page.get_by_label("language", exact=True)).to_have_value(
+        "python"
+    )  # its default
     title = f"played {uuid.uuid4().hex[:6]}"
     page.get_by_label("title", exact=True).fill(title)
     page.get_by_label("code", exact=True).fill("print('hi')")

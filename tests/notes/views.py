@@ -1,0 +1,24 @@
+from rest_framework import permissions, serializers, viewsets
+
+from snippets.live import LiveViewSetMixin
+from tests.notes.models import Note
+
+
+class NoteSerializer(serializers.ModelSerializer):
+    owner = serializers.ReadOnlyField(source="owner.username")
+
+    class Meta:
+        model = Note
+        fields = ["id", "owner", "text", "shared"]
+
+
+class NoteViewSet(LiveViewSetMixin, viewsets.ModelViewSet):
+    queryset = Note.objects.select_related("owner")
+    serializer_class = NoteSerializer
+    permission_classes = [permissions.IsAuthenticatedOrReadOnly]
+
+    def readable(self):
+        return Note.readable_by(self.request.user)
+
+    def perform_create(self, serializer):
+        serializer.save(owner=self.request.user)
