@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     # Serve static files with WhiteNoise in development too, as in production.
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     # Sign-out blacklists the refresh token (and ends the user's subscriptions).
     "rest_framework_simplejwt.token_blacklist",
@@ -96,6 +97,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -224,9 +226,25 @@ ERASE_INTERVAL_SECONDS = env_int("ERASE_INTERVAL_SECONDS", 60)
 # Where the demo page connects; empty means the page's own origin + /ws/api.
 WEBSOCKET_URL = os.environ.get("WEBSOCKET_URL", "")
 
+# Frontends served from elsewhere, by exact origin (scheme, host and port): their
+# pages may call the API over HTTP (CORS), and open its sockets and event
+# streams. `WS_ALLOWED_ORIGINS` is its earlier name, still read.
+ALLOWED_ORIGINS = env_list("ALLOWED_ORIGINS", [])
+if "WS_ALLOWED_ORIGINS" in os.environ:
+    if "ALLOWED_ORIGINS" in os.environ:
+        raise ImproperlyConfigured(
+            "WS_ALLOWED_ORIGINS is the earlier name of ALLOWED_ORIGINS: set only "
+            "ALLOWED_ORIGINS."
+        )
+    ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])
+CORS_ALLOWED_ORIGINS = ALLOWED_ORIGINS
+CORS_URLS_REGEX = r"^/(api/|healthz$)"  # the API; the admin and pages stay same-origin
+# What the browser client reads (a 429's wait, a creation's address). The token
+# travels in a header, so no credentials mode: cookies never cross origins.
+CORS_EXPOSE_HEADERS = ["Retry-After", "Location"]
+
 # The WebSocket server (wsserver/config.py reads these by name). Each limit
 # answers with a status and a detail, or closes with a code; see README.md.
-WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])
 WS_MAX_MESSAGE_BYTES = env_int("WS_MAX_MESSAGE_BYTES", 64 * 1024)
 WS_MAX_IN_FLIGHT = env_int("WS_MAX_IN_FLIGHT", 100)
 WS_MAX_CONNECTIONS = env_int("WS_MAX_CONNECTIONS", 10_000)

@@ -31,6 +31,9 @@ from rest_framework_simplejwt.utils import get_md5_hash_password
 from snippets import throttling
 from snippets.redis_client import get_redis
 
+# The browser, its pages and their helpers, for the page tests.
+pytest_plugins = ["tests.browser_fixtures"]
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 ARTIFACTS_DIR = PROJECT_DIR / ".test-artifacts"
 # Generous: a loaded machine may take long to start a server, and a correct one

@@ -131,8 +131,8 @@ def test_page_on_another_port_of_the_same_host_is_refused(web_server):
 
 
 def test_listed_origin_is_accepted(server_factory):
-    """WS_ALLOWED_ORIGINS admits a page served elsewhere."""
-    server = server_factory(WS_ALLOWED_ORIGINS="https://demo.example")
+    """ALLOWED_ORIGINS admits a page served elsewhere."""
+    server = server_factory(ALLOWED_ORIGINS="https://demo.example")
     with connect(server.ws_url, origin="https://demo.example") as ws:
         assert ask(ws, url="/api/")["status"] == 200
 

@@ -34,9 +34,9 @@ class ServerConfig:
     drain_seconds: float
     threads: int
     token_grace_seconds: float
-    allowed_origins: tuple[str, ...]
     request_max_bytes: int = _from("REQUEST_MAX_BYTES")
     num_proxies: int = _from("NUM_PROXIES")
+    allowed_origins: tuple[str, ...] = _from("ALLOWED_ORIGINS")
 
     @classmethod
     def from_settings(cls, **overrides) -> ServerConfig:

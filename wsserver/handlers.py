@@ -35,18 +35,12 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
             return self.refuse_connection(*refusal)
         # Checked here, exactly: Tornado's own check would also take a page of
         # another scheme on this host and port.
-        origin = self.request.headers.get("Origin")
-        if origin is not None and not self.check_origin(origin):
+        if not self.origin_admitted():
             return self.refuse_connection(403, "Origin not allowed.")
         await super().get(*args, **kwargs)
 
     def check_origin(self, origin):
-        return handshake.origin_allowed(
-            origin,
-            self.request,
-            allowed_origins=self.config.allowed_origins,
-            num_proxies=self.config.num_proxies,
-        )
+        return True  # checked in get(), exactly, before Tornado would
 
     def get_compression_options(self):
         # Replies are small and CPU is the scarce resource: no permessage-deflate.

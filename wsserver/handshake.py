@@ -62,9 +62,9 @@ def origin_allowed(
     allowed_origins: tuple[str, ...],
     num_proxies: int,
 ) -> bool:
-    """Return `True` if a page from `origin` may open a socket: a page of this
-    very origin (scheme, host and port), or one listed in `WS_ALLOWED_ORIGINS`.
-    A page elsewhere must not act with a visitor's identity."""
+    """Return `True` if a page from `origin` may open a socket or a stream: a
+    page of this very origin (scheme, host and port), or one listed in
+    `ALLOWED_ORIGINS`. A page elsewhere must not act with a visitor's identity."""
     own = f"{scheme(request, num_proxies=num_proxies)}://{request.host}"
     candidates = {normal_origin(own), *map(normal_origin, allowed_origins)}
     return normal_origin(origin) in candidates - {None}
@@ -99,6 +99,16 @@ class ClientConnection:
         self.config = self.application.config
         self.address = client_address(self.request, num_proxies=self.config.num_proxies)
         self.last_frame_at = time.monotonic()
+
+    def origin_admitted(self) -> bool:
+        """No `Origin` (no page asked), or a page's that may connect."""
+        origin = self.request.headers.get("Origin")
+        return origin is None or origin_allowed(
+            origin,
+            self.request,
+            allowed_origins=self.config.allowed_origins,
+            num_proxies=self.config.num_proxies,
+        )
 
     def refuse_connection(self, status: int, detail: str) -> None:
         self.set_status(status)

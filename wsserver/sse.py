@@ -30,7 +30,28 @@ class EventStreamHandler(handshake.ClientConnection, RequestHandler):
         self.buffered_bytes = 0
         self.closed = asyncio.get_running_loop().create_future()
 
+    def prepare(self):
+        # A page elsewhere (listed in ALLOWED_ORIGINS) may read the stream, and
+        # a refusal's status and body.
+        origin = self.request.headers.get("Origin")
+        if origin is not None and self.origin_admitted():
+            self.set_header("Access-Control-Allow-Origin", origin)
+            self.add_header("Vary", "Origin")
+
+    def options(self):
+        """The preflight of a page elsewhere: GET, with credentials in a header."""
+        if self.origin_admitted():
+            self.set_header("Access-Control-Allow-Methods", "GET")
+            self.set_header(
+                "Access-Control-Allow-Headers", "Authorization, Last-Event-ID"
+            )
+            self.set_header("Access-Control-Max-Age", "86400")
+        self.set_status(204)
+        self.finish()
+
     async def get(self):
+        if not self.origin_admitted():
+            return self.refuse_connection(403, "Origin not allowed.")
         if "token" in self.request.query_arguments:
             detail = "Send credentials in the Authorization header."
             return self.refuse_connection(400, detail)

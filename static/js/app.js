@@ -6,7 +6,16 @@ import { SnippetsClient } from "./client.js";
 const LOG_LIMIT = 50;
 const $ = (id) => document.getElementById(id);
 
+// Before the client: it names its transport as it starts (a session that fell
+// back to event streams starts with them).
+const TRANSPORT_TEXT = {
+  WebSocket: "Connected over WebSocket",
+  "Server-Sent Events": "Live over Server-Sent Events (WebSocket unavailable)",
+  HTTP: "Using HTTP (reconnecting the WebSocket)",
+};
+
 const client = new SnippetsClient({
+  apiUrl: document.body.dataset.apiUrl,
   websocketUrl: document.body.dataset.websocketUrl,
   onTransport: showTransport,
   onLog: logRequest,
@@ -19,12 +28,6 @@ const state = {
   editing: null, // the snippet being edited, or null
   snippets: new Map(), // url -> snippet, newest first
   listProblem: null, // why the list may be stale, or null
-};
-
-const TRANSPORT_TEXT = {
-  WebSocket: "Connected over WebSocket",
-  "Server-Sent Events": "Live over Server-Sent Events (WebSocket unavailable)",
-  HTTP: "Using HTTP (reconnecting the WebSocket)",
 };
 
 function showTransport(transport) {

@@ -19,11 +19,12 @@ const EVENT_STREAM_PATH = "/ws/events";
 const SESSION_TRANSPORT_KEY = "snippets.transport";
 const STREAMS = "Server-Sent Events";
 
-/** The WebSocket URL for `configured` (empty: this page's origin + /ws/api). */
-export function websocketUrl(configured, location = window.location) {
+/** The WebSocket URL for `configured` (empty: the API's origin + /ws/api). */
+export function websocketUrl(configured, apiUrl = window.location.origin) {
   if (configured) return configured;
-  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  return `${scheme}//${location.host}/ws/api`;
+  const api = new URL(apiUrl);
+  const scheme = api.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${api.host}/ws/api`;
 }
 
 /** A body `data` carries parsed (wsserver/bridge.py: is_json, the same rule). */
@@ -87,7 +88,10 @@ export function comparePositions(a, b) {
 export class SnippetsClient {
   /**
    * @param {object} options
-   * @param {string} [options.websocketUrl] where to connect (empty: same origin)
+   * @param {string} [options.apiUrl] the API's origin (empty: this page's): every
+   *   transport goes there, so the page may be served from anywhere listed in
+   *   the API's ALLOWED_ORIGINS
+   * @param {string} [options.websocketUrl] where to connect (empty: from apiUrl)
    * @param {number} [options.timeoutMs] per-request timeout
    * @param {(transport: "WebSocket"|"Server-Sent Events"|"HTTP") => void} [options.onTransport]
    * @param {(entry: object) => void} [options.onLog] each request and reply, timed
@@ -97,6 +101,7 @@ export class SnippetsClient {
    *   `renewToken()` with a fresh one to resume it
    */
   constructor({
+    apiUrl = "",
     websocketUrl: url = "",
     timeoutMs = DEFAULT_TIMEOUT_MS,
     onTransport,
@@ -104,7 +109,8 @@ export class SnippetsClient {
     onProblem,
     onUnsubscribed,
   } = {}) {
-    this.url = websocketUrl(url);
+    this.apiUrl = apiUrl || window.location.origin;
+    this.url = websocketUrl(url, this.apiUrl);
     this.timeoutMs = timeoutMs;
     this.onTransport = onTransport || (() => {});
     this.onLog = onLog || (() => {});
@@ -305,7 +311,8 @@ export class SnippetsClient {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.timeoutMs);
     try {
-      const response = await fetch(query ? withQuery(url, data) : url, {
+      const target = new URL(query ? withQuery(url, data) : url, this.apiUrl);
+      const response = await fetch(target, {
         ...options,
         signal: controller.signal,
       });
@@ -358,7 +365,7 @@ export class SnippetsClient {
     if (subscription.position) headers["Last-Event-ID"] = subscription.position;
     const started = performance.now();
     try {
-      const streamUrl = `${EVENT_STREAM_PATH}?url=${encodeURIComponent(url)}`;
+      const streamUrl = new URL(`${EVENT_STREAM_PATH}?url=${encodeURIComponent(url)}`, this.apiUrl);
       const response = await fetch(streamUrl, { headers, signal: controller.signal });
       const recovered = response.ok && Boolean(subscription.position);
       const ms = performance.now() - started;

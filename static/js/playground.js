@@ -5,6 +5,7 @@ import { SnippetsClient } from "./client.js";
 
 const $ = (id) => document.getElementById(id);
 const client = new SnippetsClient({
+  apiUrl: document.body.dataset.apiUrl,
   websocketUrl: document.body.dataset.websocketUrl,
   onTransport: (transport) => ($("transport").textContent = `Connected over ${transport}`),
 });
@@ -124,5 +125,5 @@ async function signIn(event) {
 $("operation").addEventListener("change", showFields);
 $("request-form").addEventListener("submit", send);
 $("sign-in").addEventListener("submit", signIn);
-documentation = await (await fetch("/api/asyncapi.json")).json();
+documentation = await (await fetch(new URL("/api/asyncapi.json", client.apiUrl))).json();
 showOperations();
