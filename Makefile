@@ -8,6 +8,8 @@ export PATH := $(BIN):$(PATH)
 # Debian's Chromium; Playwright never downloads a browser of its own.
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_WORKERS ?= 2
+# The peer the bridge is measured against gets a virtualenv of its own.
+PEER_VENV := bench/.peer-venv
 
 .PHONY: run test lint bench clean install install-dev chromium static
 
@@ -26,8 +28,6 @@ lint: install-dev
 bench: install-dev static $(PEER_VENV)/.installed
 	python -m snippets.localredis run --name bench-redis -- python -m bench
 
-# The peer the bridge is measured against gets a virtualenv of its own.
-PEER_VENV := bench/.peer-venv
 $(PEER_VENV)/.installed: bench/peer/requirements.txt requirements.txt
 	$(PYTHON) -m venv $(PEER_VENV)
 	$(PEER_VENV)/bin/pip install --quiet -r bench/peer/requirements.txt
