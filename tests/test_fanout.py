@@ -304,3 +304,24 @@ def test_a_change_that_could_not_be_recorded_resyncs_every_subscription():
     deliver(fanout, resync)
     assert listing.frames == [{"event": "resync", "url": "/api/snippets/"}]
     assert one.frames == [{"event": "resync", "url": "/api/snippets/1/"}]
+
+
+def test_subscribers_catching_up_together_share_each_render():
+    """After a deploy every socket resumes at once: each missed change is read
+    once per identity, not once per socket."""
+    missed = [change(n, f"/api/snippets/{n}/") for n in (1, 2, 3)]
+    app = App()
+    fanout = EventFanout(history=History(missed), render=app.render, grace_seconds=0)
+    fanout.cursor, fanout.epoch = (3, 0), "e"
+    recorders = [Recorder() for _ in range(20)]
+
+    async def main():
+        subscriptions = [
+            add(fanout, recorder, "/api/snippets/", as_("anonymous"), backlog=[])
+            for recorder in recorders
+        ]
+        await asyncio.gather(*map(fanout.catch_up, subscriptions))
+
+    asyncio.run(main())
+    assert len(app.renders) == 3
+    assert all(len(recorder.frames) == 3 for recorder in recorders)

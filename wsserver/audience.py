@@ -81,7 +81,7 @@ def event_for(entry: Entry, answer: dict) -> dict | None:
     `created` as the resource enters its view, `updated` while in it, `deleted`
     as it leaves; `None` if it was never in view."""
     status = answer["status"]
-    said = answer["headers"].pop(VISIBLE_BEFORE, None)
+    said = answer["headers"].get(VISIBLE_BEFORE)  # (one answer serves many)
     was_visible = entry.event != "created" if said is None else said == "true"
     if status == 401:
         raise CredentialsEnded(_detail(answer, "Credentials no longer valid."))

@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
 from redis.exceptions import RedisError
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 
 RECONNECT_MIN_SECONDS = 0.1
 RECONNECT_MAX_SECONDS = 5.0
+# Renders kept for subscriptions catching up: (change, identity) pairs.
+RENDERS_KEPT = 10_000
 EXPIRED = "Token expired: subscribe again with a new one."
 REVOKED = "Signed out, password changed or deactivated: sign in again."
 
@@ -54,6 +57,7 @@ class EventFanout:
         self.paths: dict[Subscriber, set[str]] = {}
         self.epoch: str | None = None
         self.cursor: StreamId | None = None  # the last change read
+        self._renders: OrderedDict[tuple, asyncio.Future] = OrderedDict()
         self._reader: asyncio.Task | None = None
         self._reading = asyncio.Event()
 
@@ -167,8 +171,18 @@ class EventFanout:
         return [(group, self._render_for(entry, group)) for group in cohorts.values()]
 
     def _render_for(self, entry: Entry, group: list[Subscription]) -> asyncio.Future:
-        freshest = max(group, key=lambda s: s.credentials.expires or float("inf"))
-        return asyncio.ensure_future(self.render(entry, freshest.credentials))
+        """The render of `entry` for the identity of `group`, shared: when every
+        socket resumes at once (after a deploy), each missed change is read once
+        per identity, not once per socket."""
+        identity = group[0].credentials.identity
+        render = self._renders.get((entry.id, identity))
+        if render is None or render.done() and render.exception() is not None:
+            freshest = max(group, key=lambda s: s.credentials.expires or float("inf"))
+            render = asyncio.ensure_future(self.render(entry, freshest.credentials))
+            self._renders[entry.id, identity] = render
+            while len(self._renders) > RENDERS_KEPT:
+                self._renders.popitem(last=False)
+        return render
 
     async def _finish(self, entry: Entry, renders) -> None:
         """Send `entry` as rendered for each group, or act on it if it is no
