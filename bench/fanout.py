@@ -12,6 +12,7 @@ LATENCY_CHANGES = 20
 LATENCY_PAUSE_SECONDS = 0.05
 SUSTAINED_SECONDS = 3
 DRAIN_SECONDS = 5
+SETTLE_SECONDS = 120
 
 
 def percentile(values, fraction):
@@ -37,6 +38,22 @@ async def write(env, changes, pause, seconds):
     return [json.loads(line) for line in output.decode().splitlines()]
 
 
+async def settle(port, env):
+    """Wait until the server has fanned out every change made so far (a probe
+    subscribes and hears a change of its own), so that no backlog of an earlier
+    measurement delays this one."""
+    heard = []
+    probe = await open_websocket(
+        "127.0.0.1", port, lambda payload, _: heard.append(json.loads(payload))
+    )
+    probe.send({"method": "SUBSCRIBE", "url": "/api/snippets/"})
+    await wait_for(lambda: heard, SETTLE_SECONDS)
+    lines = await write(env, 1, 0, 0)
+    url = next(line["url"] for line in lines if "url" in line)
+    await wait_for(lambda: any(e.get("url") == url for e in heard), SETTLE_SECONDS)
+    probe.transport.close()
+
+
 async def measure(*, port, subscribers, env, tokens=(None,)):
     """Subscribe `subscribers` sockets, change snippets elsewhere, time arrivals.
 
@@ -45,6 +62,7 @@ async def measure(*, port, subscribers, env, tokens=(None,)):
     `Snippet.objects.create()` in the writer (so it includes the insert and the
     commit) and stops when a subscriber's socket has the event.
     """
+    await settle(port, env)
     arrivals = []  # (payload, arrived): parsed later, to keep receiving cheap
     sockets = [
         await open_websocket(
@@ -92,6 +110,7 @@ async def measure_resume(*, port, subscribers, env, changes=5):
     """Subscribers go away (as a deploy's drain makes them), `changes` happen, and
     they come back with `since`: time from each one's SUBSCRIBE to having every
     change it missed, and what was missed, repeated or re-read as a snapshot."""
+    await settle(port, env)
     replies = []
     sockets = [
         await open_websocket(
@@ -143,7 +162,7 @@ async def measure_resume(*, port, subscribers, env, changes=5):
     }
 
 
-async def wait_for(condition):
-    deadline = time.monotonic() + DRAIN_SECONDS
+async def wait_for(condition, seconds=DRAIN_SECONDS):
+    deadline = time.monotonic() + seconds
     while not condition() and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
