@@ -9,23 +9,19 @@ fan-out p99 under 100 ms at 1,000 subscribers.
 
 import argparse
 import asyncio
-import json
 import os
 import resource
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from functools import partial
 
 import requests
 
-from bench import fanout, versus
+from bench import fanout, inprocess, versus
 from bench.clients import open_websocket, run_http, run_websocket
 from bench.fanout import percentile
 from bench.servers import (
-    PROJECT_DIR,
     RESULTS_DIR,
     bench_env,
     prepare_database,
@@ -68,18 +64,6 @@ def measure(runner, port, connections, seconds, operation):
         )
     )
     return rate, percentile(latencies, 0.5), percentile(latencies, 0.99)
-
-
-def in_process_rate(operation, via, seconds):
-    output = subprocess.run(
-        [sys.executable, "-m", "bench.inprocess", operation, via, str(seconds)],
-        cwd=PROJECT_DIR,
-        env=bench_env(),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return json.loads(output.strip().splitlines()[-1])["rate"]
 
 
 def median_cell(samples):
@@ -180,7 +164,7 @@ def main(argv=None):
     for operation in OPERATIONS:
         for via in ("client", "bridge"):
             table[(operation, via)] = statistics.median(
-                in_process_rate(operation, via, args.seconds) for _ in range(args.reps)
+                inprocess.rate(operation, via, args.seconds) for _ in range(args.reps)
             )
     for kind in ("web", "gthread"):
         with running(kind) as (port, _):

@@ -2,10 +2,13 @@
 through Django's test Client or through the bridge (no sockets, no threads)."""
 
 import json
+import subprocess
 import sys
 import time
 
 import django
+
+from bench.servers import PROJECT_DIR, bench_env
 
 
 def test_client_call(kind):
@@ -42,6 +45,23 @@ def bridge_call(kind):
         return reply["status"]
 
     return call
+
+
+def rate(kind, via, seconds, *, cpus=None):
+    """Run this module in a process of its own (on `cpus`, if given: `taskset
+    -c`) and return the calls a second it made."""
+    command = [sys.executable, "-m", "bench.inprocess", kind, via, str(seconds)]
+    if cpus:
+        command = ["taskset", "-c", cpus, *command]
+    output = subprocess.run(
+        command,
+        cwd=PROJECT_DIR,
+        env=bench_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])["rate"]
 
 
 def main(kind, via, seconds):

@@ -8,16 +8,14 @@ to the first and the load to the second.
 """
 
 import asyncio
-import json
 import os
 import statistics
-import subprocess
-import sys
 from contextlib import ExitStack, contextmanager
 
+from bench import inprocess
 from bench.clients import dcrf_frame, project_frame, run_http, run_websocket
 from bench.fanout import percentile
-from bench.servers import PROJECT_DIR, bench_env, running
+from bench.servers import running
 
 SCENARIOS = [
     # (name, transport, connections, method, path, body)
@@ -65,22 +63,6 @@ def slice_of(port, scenario, side, seconds):
     return asyncio.run(runner)
 
 
-def floor_rate(kind, seconds, cpus):
-    """Django's test Client calling the view in one process, on the server's core."""
-    command = [sys.executable, "-m", "bench.inprocess", kind, "client", str(seconds)]
-    if cpus:
-        command = ["taskset", "-c", cpus, *command]
-    output = subprocess.run(
-        command,
-        cwd=PROJECT_DIR,
-        env=bench_env(),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return json.loads(output.strip().splitlines()[-1])["rate"]
-
-
 def compare(*, seconds=2.0, rounds=3):
     """Markdown lines: each scenario's medians for both sides, and the ratios."""
     two_cores = len(os.sched_getaffinity(0)) >= 2
@@ -98,7 +80,9 @@ def compare(*, seconds=2.0, rounds=3):
         }
         for _ in range(rounds):
             for kind in floors:
-                floors[kind].append(floor_rate(kind, seconds, server_cpus))
+                floors[kind].append(
+                    inprocess.rate(kind, "client", seconds, cpus=server_cpus)
+                )
             with pinned(load_cpus):
                 for index, scenario in enumerate(SCENARIOS):
                     for side in ("project", "dcrf"):

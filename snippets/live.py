@@ -16,6 +16,8 @@ marked in the WSGI environ (which no client can set: a client's headers become
   rule applied to the values the change recorded.
 """
 
+from functools import cache
+
 from django.db import models
 from django.db.models import Q, Value
 
@@ -31,11 +33,12 @@ def identity(user_id: int | None) -> str:
     return "anonymous" if user_id is None else f"user:{user_id}"
 
 
-def recorded_fields(model) -> list[models.Field]:
+@cache  # asked on every render of a change
+def recorded_fields(model) -> tuple[models.Field, ...]:
     """The fields a change records as they were before it: every column but the
     long texts, which no visibility rule should filter on."""
     long = (models.TextField, models.BinaryField)
-    return [f for f in model._meta.concrete_fields if not isinstance(f, long)]
+    return tuple(f for f in model._meta.concrete_fields if not isinstance(f, long))
 
 
 class SubscriberMiddleware:
