@@ -1,4 +1,5 @@
-from functools import cache
+import copy
+from functools import cache, partial
 
 from rest_framework import serializers
 from rest_framework.fields import flatten_choices_dict, to_choices_dict
@@ -27,3 +28,39 @@ class CachedChoiceField(serializers.ChoiceField):
         )
 
     choices = property(serializers.ChoiceField._get_choices, _set_choices)
+
+
+class FieldsBuiltOnce:
+    """
+    A `ModelSerializer` mixin that works out its fields from the model once per
+    class instead of once per serializer.
+
+    `ModelSerializer.get_fields()` inspects the model and maps each of its fields
+    to a serializer field for every serializer made: a sixth of a retrieve. The
+    answer cannot change while the process runs, so the first one is kept as
+    recipes and every serializer still gets field instances of its own (fields
+    are bound to their serializer). Declared fields, and fields holding other
+    fields, are deep-copied as DRF does; the rest are made from the class and
+    arguments DRF chose.
+    """
+
+    _recipes: dict[type, dict] = {}
+
+    def get_fields(self):
+        recipes = FieldsBuiltOnce._recipes.get(type(self))
+        if recipes is None:
+            fields = super().get_fields()
+            FieldsBuiltOnce._recipes[type(self)] = {
+                name: self._recipe(name, field) for name, field in fields.items()
+            }
+            return fields
+        return {name: make() for name, make in recipes.items()}
+
+    def _recipe(self, name, field):
+        holds_fields = any(
+            isinstance(value, serializers.Field) for value in field._kwargs.values()
+        )
+        if name in self._declared_fields or holds_fields:
+            template = copy.deepcopy(field)
+            return partial(copy.deepcopy, template)
+        return partial(type(field), *field._args, **field._kwargs)

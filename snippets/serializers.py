@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from snippets.fields import CachedChoiceField
+from snippets.fields import CachedChoiceField, FieldsBuiltOnce
 from snippets.models import Snippet, language_choices, style_choices
 
 # What the links are: paths on this site, not absolute URIs.
@@ -34,7 +34,7 @@ class RelativeHyperlinkedRelatedField(serializers.HyperlinkedRelatedField):
         return reverse(view_name, kwargs={"pk": obj.pk}, format=format)
 
 
-class SnippetSerializer(serializers.HyperlinkedModelSerializer):
+class SnippetSerializer(FieldsBuiltOnce, serializers.HyperlinkedModelSerializer):
     serializer_url_field = RelativeHyperlinkedIdentityField
     serializer_related_field = RelativeHyperlinkedRelatedField
 
@@ -85,7 +85,7 @@ class SnippetSerializer(serializers.HyperlinkedModelSerializer):
         return value
 
 
-class UserSerializer(serializers.HyperlinkedModelSerializer):
+class UserSerializer(FieldsBuiltOnce, serializers.HyperlinkedModelSerializer):
     """A user and their snippets; signing up takes a username and a password."""
 
     serializer_url_field = RelativeHyperlinkedIdentityField
