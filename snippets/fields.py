@@ -39,9 +39,9 @@ class FieldsBuiltOnce:
     to a serializer field for every serializer made: a sixth of a retrieve. The
     answer cannot change while the process runs, so the first one is kept as
     recipes and every serializer still gets field instances of its own (fields
-    are bound to their serializer). Declared fields, and fields holding other
-    fields, are deep-copied as DRF does; the rest are made from the class and
-    arguments DRF chose.
+    are bound to their serializer), made from the class and arguments DRF
+    chose or the class declared. A field holding other fields (`many=True`) is
+    deep-copied instead, as DRF copies declared fields.
     """
 
     _recipes: dict[type, dict] = {}
@@ -58,9 +58,10 @@ class FieldsBuiltOnce:
 
     def _recipe(self, name, field):
         holds_fields = any(
-            isinstance(value, serializers.Field) for value in field._kwargs.values()
+            isinstance(value, serializers.Field)
+            for value in (*field._args, *field._kwargs.values())
         )
-        if name in self._declared_fields or holds_fields:
+        if holds_fields:  # a `many=True` field: its child must be copied too
             template = copy.deepcopy(field)
             return partial(copy.deepcopy, template)
         return partial(type(field), *field._args, **field._kwargs)

@@ -77,7 +77,9 @@ class LiveViewSetMixin:
         return Q()
 
     def get_queryset(self):
-        return super().get_queryset().filter(self.readable())
+        readable = self.readable()
+        queryset = super().get_queryset()
+        return queryset.filter(readable) if readable else queryset
 
     def get_throttles(self):
         # Showing a change to a subscriber is not a request the subscriber made.

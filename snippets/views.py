@@ -24,7 +24,8 @@ class SnippetViewSet(LiveViewSetMixin, viewsets.ModelViewSet):
     staff may change or delete.
     """
 
-    queryset = Snippet.objects.select_related("owner")
+    # `highlighted` is many times the code and only the highlight page shows it.
+    queryset = Snippet.objects.select_related("owner").defer("highlighted")
     serializer_class = SnippetSerializer
     permission_classes = [CanCreateSnippet, IsOwnerOrReadOnly]
 
@@ -33,9 +34,8 @@ class SnippetViewSet(LiveViewSetMixin, viewsets.ModelViewSet):
 
     def get_queryset(self):
         queryset = super().get_queryset()
-        if self.action != "highlight":
-            # Only the highlight page shows it, and it is many times the code.
-            queryset = queryset.defer("highlighted")
+        if self.action == "highlight":
+            queryset = queryset.defer(None)
         if self.request.method in ("PUT", "PATCH"):
             # Locked from read to save: a DELETE committed in between would make
             # save() find no row to update and INSERT it again.
