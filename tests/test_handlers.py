@@ -239,6 +239,33 @@ class TestSendBuffer(HandlerTestCase):
         assert close_code == 1008
 
 
+class TestKeepAlive(HandlerTestCase):
+    @gen_test
+    async def test_a_socket_that_answers_pings_is_kept(self):
+        """The hub pings every socket from one timer; a client that answers
+        (Tornado's client does, as browsers do) stays through many rounds."""
+        ws = await self.connect()
+        handler = next(iter(self._app.hub.connections))
+        for _ in range(3):
+            self._app.hub.keep_alive()
+            assert handler.state.ping_unanswered
+            for _ in range(int(EVENT_TIMEOUT_SECONDS * 100)):
+                if not handler.state.ping_unanswered:
+                    break
+                await asyncio.sleep(0.01)
+            assert not handler.state.ping_unanswered  # the pong came
+        assert (await self.ask(ws, id=1, url="/a/"))["status"] == 200
+
+    @gen_test
+    async def test_a_socket_that_leaves_a_ping_unanswered_is_closed(self):
+        ws = await self.connect()
+        handler = next(iter(self._app.hub.connections))
+        handler.state.ping_unanswered = True  # as if the last ping got no pong
+        self._app.hub.keep_alive()
+        assert await ws.read_message() is None  # closed
+        assert ws.close_reason == "ping timed out"
+
+
 class TestFrameBudget(HandlerTestCase):
     config = {"frames_per_second": 3}
 
@@ -248,7 +275,8 @@ class TestFrameBudget(HandlerTestCase):
         for another second's worth is closed with 1008."""
         ws = await self.connect()
         handler = next(iter(self._app.hub.connections))
-        handler.budget.clock = lambda: handler.budget.updated  # time stands still
+        budget = handler.state.budget
+        budget.clock = lambda: budget.updated  # time stands still
         for number in range(3):
             assert (await self.ask(ws, id=number, url="/a/"))["status"] == 200
         over = await self.ask(ws, id=3, url="/a/")

@@ -46,8 +46,8 @@ class SocketApplication(tornado.web.Application):
                 (r".*", tornado.web.FallbackHandler, {"fallback": django}),
             ],
             websocket_max_message_size=config.max_message_bytes,
-            websocket_ping_interval=config.ping_interval_seconds,
-            websocket_ping_timeout=config.ping_interval_seconds,
+            # No `websocket_ping_interval`: Tornado would keep a task per socket
+            # for it. The hub pings every socket from one timer (`keep_alive`).
             log_function=log_request,
         )
 
@@ -90,10 +90,7 @@ def make_server(app: SocketApplication) -> HTTPServer:
         partial(app.hub.close_idle, idle_seconds=config.idle_timeout_seconds),
         config.idle_timeout_seconds * 1000 / 4,
     ).start()
-    # Event streams get a comment as often as sockets get a ping.
-    PeriodicCallback(
-        app.hub.keep_streams_alive, config.ping_interval_seconds * 1000
-    ).start()
+    PeriodicCallback(app.hub.keep_alive, config.ping_interval_seconds * 1000).start()
     return HTTPServer(
         app,
         # Tornado's default is an hour; a trickled handshake must not hold a slot.

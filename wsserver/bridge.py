@@ -20,14 +20,14 @@ import io
 import json
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes, urlencode, urlsplit
 
 from wsserver.protocol import QUERY_METHODS, Message, reply
 from wsserver.wsgi import WSGIApp, as_http_servers_do
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one a socket: no __dict__
 class Peer:
     """What the WebSocket handshake says about the client, for every message."""
 
@@ -38,7 +38,7 @@ class Peer:
     server_port: str = "80"
     # Proxy headers of the handshake, kept so Django judges identity and HTTPS
     # from them exactly as for HTTP (`NUM_PROXIES`, `SECURE_PROXY_SSL_HEADER`).
-    proxy_headers: Mapping[str, str] = field(default_factory=dict)
+    proxy_headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def build_environ(message: Message, peer: Peer) -> dict:
         environ["HTTP_AUTHORIZATION"] = f"JWT {message.token}"
     # The connection's own facts come last, so no message can override them.
     environ["HTTP_HOST"] = peer.host
-    for name, value in peer.proxy_headers.items():
+    for name, value in peer.proxy_headers:
         environ[_environ_key(name)] = value
     if body:
         environ["CONTENT_TYPE"] = "application/json"

@@ -8,6 +8,8 @@ class FrameBudget:
     refused, and a client that keeps sending runs out of refusals at the same
     rate: then it is `exhausted`."""
 
+    __slots__ = ("clock", "rate", "refusals", "tokens", "updated")  # one a socket
+
     def __init__(self, rate: float, *, clock=time.monotonic):
         self.rate = rate
         self.clock = clock

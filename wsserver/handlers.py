@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from tornado.websocket import WebSocketHandler
 
 from wsserver import handshake
+from wsserver.bridge import Peer
 from wsserver.budget import FrameBudget
 from wsserver.handshake import ClientConnection
 from wsserver.protocol import BadMessage, Message, parse_message, reply
@@ -18,18 +20,39 @@ from wsserver.sending import CLOSE_POLICY_VIOLATION, BoundedSender
 log = logging.getLogger(__name__)
 
 
+@dataclass(slots=True)
+class SocketState:
+    """One socket's own facts and bookkeeping, in one slotted object. Tornado's
+    handler holds 27 attributes already; at 30, CPython stops sharing an
+    instance dict's keys among instances, and each socket, idle or not, costs
+    1.2 KiB more."""
+
+    peer: Peer  # what every message carries into its WSGI request
+    budget: FrameBudget
+    last_frame_at: float = field(default_factory=time.monotonic)
+    in_flight: int = 0  # requests being answered, for `max_in_flight`
+    ping_unanswered: bool = False
+    buffered_bytes: int = 0  # sent, not yet written out (BoundedSender)
+
+
 class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
     """One client connection speaking protocol v1 (see README.md)."""
 
     def initialize(self):
         super().initialize()
-        # Requests being answered, for the in-flight limit (asyncio keeps only
-        # weak references to tasks).
-        self.tasks: set[asyncio.Task] = set()
-        self.budget = FrameBudget(self.config.frames_per_second)
+        self.state = SocketState(
+            peer=handshake.peer_from(self.request),
+            budget=FrameBudget(self.config.frames_per_second),
+        )
 
-    async def get(self, *args, **kwargs):
-        # Refuse before the upgrade, so a client sees a plain HTTP status.
+    @property
+    def last_frame_at(self) -> float:
+        return self.state.last_frame_at
+
+    def prepare(self):
+        # Refused before the upgrade (get() then never runs), so a client sees a
+        # plain HTTP status. Not in an override of get(): that coroutine would
+        # last as long as the socket, as Tornado's get() does.
         refusal = self.hub.refusal(self.request, self.address)
         if refusal:
             return self.refuse_connection(*refusal)
@@ -37,18 +60,30 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
         # another scheme on this host and port.
         if not self.origin_admitted():
             return self.refuse_connection(403, "Origin not allowed.")
-        await super().get(*args, **kwargs)
+        return None
 
     def check_origin(self, origin):
-        return True  # checked in get(), exactly, before Tornado would
+        return True  # checked in prepare(), exactly, before Tornado would
 
     def get_compression_options(self):
         # Replies are small and CPU is the scarce resource: no permessage-deflate.
         return None
 
     def open(self):
-        self.peer = handshake.peer_from(self.request)
         self.hub.add(self)
+
+    def keep_alive(self) -> None:
+        """Ping; a peer that has not answered the previous ping is dropped."""
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            return
+        if self.state.ping_unanswered:
+            log.info("Closing %s: no answer to a ping", self.address)
+            return self.close(reason="ping timed out")
+        self.state.ping_unanswered = True
+        self.ping()
+
+    def on_pong(self, data):
+        self.state.ping_unanswered = False
 
     def on_close(self):
         self.hub.remove(self)
@@ -56,8 +91,8 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
     def on_message(self, message):
         if self.ws_connection is None or self.ws_connection.is_closing():
             return  # closed (over budget, say): what is still buffered is ignored
-        self.last_frame_at = time.monotonic()
-        if not self.budget.spend():
+        self.state.last_frame_at = time.monotonic()
+        if not self.state.budget.spend():
             return self._over_budget()
         try:
             parsed = parse_message(message)
@@ -66,7 +101,7 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
         limit = self.config.max_in_flight
         if self.hub.draining:
             self.refuse(parsed, 503, "Server is shutting down; retry elsewhere.")
-        elif len(self.tasks) >= limit:
+        elif self.state.in_flight >= limit:
             self.refuse(
                 parsed, 429, f"Over {limit} requests in flight; wait for replies."
             )
@@ -75,16 +110,20 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
         elif parsed.method == "UNSUBSCRIBE":
             self.send(self.unsubscribe(parsed))
         else:
+            self.state.in_flight += 1
             task = asyncio.ensure_future(self.serve(parsed))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            task.add_done_callback(self._served)
+            self.hub.keep(task)
+
+    def _served(self, task: asyncio.Task) -> None:
+        self.state.in_flight -= 1
 
     def refuse(self, message: Message, status: int, detail: str) -> None:
         self.send(reply(status=status, detail=detail, **message.echo))
 
     def _over_budget(self) -> None:
         rate = self.config.frames_per_second
-        if self.budget.exhausted:  # refused for a second's worth, and went on
+        if self.state.budget.exhausted:  # refused for a second's worth, and went on
             log.warning("Closing %s: over its frame budget", self.address)
             return self.close(CLOSE_POLICY_VIOLATION, "Too many frames.")
         detail = f"More than {rate} frames a second on this connection; slow down."
@@ -102,10 +141,10 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
         try:
             if message.method == "SUBSCRIBE":
                 answer, subscription = await self.hub.subscribe(
-                    self, message, self.peer, limit=self.config.max_subscriptions
+                    self, message, self.state.peer, limit=self.config.max_subscriptions
                 )
             else:
-                answer = await self.hub.call_bridge(message, self.peer)
+                answer = await self.hub.call_bridge(message, self.state.peer)
         except Exception:  # deliberately broad: any failure is this message's 500
             log.exception("Bridge failed: id=%r %s %s", *message.echo.values())
             answer = reply(status=500, detail="Internal server error.", **message.echo)
@@ -116,7 +155,7 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
             urlsplit(message.url).path,  # never the query: it may hold secrets
             answer["status"],
             (time.perf_counter() - started) * 1000,
-            self.peer.remote_addr,
+            self.state.peer.remote_addr,
         )
         self.send(answer)
         if subscription is not None:  # what changed since, after the reply

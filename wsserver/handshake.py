@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -81,11 +80,11 @@ def peer_from(request: HTTPServerRequest) -> Peer:
         server_port=server_port or DEFAULT_PORTS.get(request.protocol, "80"),
         # Handshake cookies are deliberately absent: a page on another site
         # must not act with a visitor's session. The token is the credential.
-        proxy_headers={
-            name: request.headers[name]
+        proxy_headers=tuple(
+            (name, request.headers[name])
             for name in PROXY_HEADERS
             if name in request.headers
-        },
+        ),
     )
 
 
@@ -95,10 +94,11 @@ class ClientConnection:
     before any upgrade or stream begins."""
 
     def initialize(self):
-        self.hub = self.application.hub
-        self.config = self.application.config
         self.address = client_address(self.request, num_proxies=self.config.num_proxies)
-        self.last_frame_at = time.monotonic()
+
+    # Read from the application, not kept on each connection (see SocketState).
+    hub = property(lambda self: self.application.hub)
+    config = property(lambda self: self.application.config)
 
     def origin_admitted(self) -> bool:
         """No `Origin` (no page asked), or a page's that may connect."""

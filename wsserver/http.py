@@ -120,6 +120,8 @@ class BodyLimit(httputil.HTTPMessageDelegate):
     reading any of its body. (A chunked body passing the limit is cut off by
     Tornado's own `max_body_size`, with 400.)"""
 
+    __slots__ = ("connection", "delegate", "limit")  # one a connection
+
     def __init__(self, delegate, connection, *, limit: int):
         self.delegate = delegate
         self.connection = connection

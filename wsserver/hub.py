@@ -54,7 +54,8 @@ class Hub:
         self.config = config
         self.capacity = config.threads + config.max_queued_requests
         self.connections: set[ApiSocketHandler | EventStreamHandler] = set()
-        self.streams: set[EventStreamHandler] = set()
+        # Messages being answered (asyncio keeps only weak references to tasks).
+        self.tasks: set[asyncio.Task] = set()
         self.draining = False
         self.in_django = 0
         self._idle = asyncio.Event()
@@ -73,6 +74,11 @@ class Hub:
         self.in_django -= 1
         if not self.in_django:
             self._idle.set()
+
+    def keep(self, task: asyncio.Task) -> None:
+        """Hold `task` until it is done."""
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     def add(self, handler: ApiSocketHandler) -> None:
         self.connections.add(handler)
@@ -170,9 +176,13 @@ class Hub:
         recovered = {"recovered": False} if since else {}
         return {**answer, **recovered, "position": str(snapshot_at)}, subscription
 
-    def keep_streams_alive(self) -> None:
-        for stream in list(self.streams):
-            stream.keep_alive()
+    def keep_alive(self) -> None:
+        """Every `WS_PING_INTERVAL_SECONDS`, for every connection at once: a ping
+        to each socket (one that left the last ping unanswered is closed), a
+        comment to each event stream. One timer for the process costs less than
+        the task per socket that Tornado's own pings keep (about 1 KiB each)."""
+        for connection in list(self.connections):
+            connection.keep_alive()
 
     def close_idle(self, *, idle_seconds: float) -> None:
         """Close sockets that sent nothing and subscribed to nothing for so long."""

@@ -13,10 +13,9 @@ CLOSE_POLICY_VIOLATION = 1008
 
 
 class BoundedSender:
-    """For a `WebSocketHandler` with `config` and `address`: replies and events
-    share one bound on what a client leaves unread (`max_buffered_bytes`)."""
-
-    buffered_bytes = 0
+    """For a `WebSocketHandler` with `config`, `address` and `state` (a
+    `SocketState`): replies and events share one bound on what a client leaves
+    unread (`max_buffered_bytes`)."""
 
     def send(self, frame: dict) -> None:
         text = encode(frame)
@@ -37,16 +36,16 @@ class BoundedSender:
         """
         if self.ws_connection is None or self.ws_connection.is_closing():
             return
-        if self.buffered_bytes > self.config.max_buffered_bytes:
+        if self.state.buffered_bytes > self.config.max_buffered_bytes:
             log.warning(
                 "Closing connection from %s: client is not reading (%d bytes queued)",
                 self.address,
-                self.buffered_bytes,
+                self.state.buffered_bytes,
             )
             self.close(CLOSE_POLICY_VIOLATION, "Client is not reading its replies.")
             return
         size = len(text)
-        self.buffered_bytes += size
+        self.state.buffered_bytes += size
         try:
             written = self.write_message(text)
         except WebSocketClosedError:
@@ -54,7 +53,7 @@ class BoundedSender:
         written.add_done_callback(lambda future: self._written(future, size))
 
     def _written(self, future, size: int) -> None:
-        self.buffered_bytes -= size
+        self.state.buffered_bytes -= size
         if not future.cancelled():
             exception = future.exception()
             closed = (StreamClosedError, WebSocketClosedError)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 
 from tornado.web import RequestHandler
 
@@ -27,6 +28,7 @@ class EventStreamHandler(handshake.ClientConnection, RequestHandler):
 
     def initialize(self):
         super().initialize()
+        self.last_frame_at = time.monotonic()  # a stream sends none: never idle
         self.buffered_bytes = 0
         self.closed = asyncio.get_running_loop().create_future()
 
@@ -68,12 +70,10 @@ class EventStreamHandler(handshake.ClientConnection, RequestHandler):
         except BadMessage as error:
             return self.refuse_connection(400, error.detail)
         self.hub.add(self)
-        self.hub.streams.add(self)
         try:
             if await self._start(message):
                 await self.closed  # (the snapshot is not kept meanwhile)
         finally:
-            self.hub.streams.discard(self)
             self.hub.remove(self)
 
     async def _start(self, message) -> bool:
