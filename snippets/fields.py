@@ -51,12 +51,13 @@ class FieldsBuiltOnce:
         if recipes is None:
             fields = super().get_fields()
             FieldsBuiltOnce._recipes[type(self)] = {
-                name: self._recipe(name, field) for name, field in fields.items()
+                name: self._recipe(field) for name, field in fields.items()
             }
             return fields
         return {name: make() for name, make in recipes.items()}
 
-    def _recipe(self, name, field):
+    @staticmethod
+    def _recipe(field):
         holds_fields = any(
             isinstance(value, serializers.Field)
             for value in (*field._args, *field._kwargs.values())
