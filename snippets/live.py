@@ -16,10 +16,10 @@ marked in the WSGI environ (which no client can set: a client's headers become
   rule applied to the values the change recorded.
 """
 
-from functools import cache
+from functools import cache, lru_cache
 
 from django.db import models
-from django.db.models import Q, Value
+from django.db.models import Q, QuerySet, Value
 
 SUBSCRIBE = "wsserver.subscribe"
 CHANGE = "wsserver.change"
@@ -39,6 +39,14 @@ def recorded_fields(model) -> tuple[models.Field, ...]:
     long texts, which no visibility rule should filter on."""
     long = (models.TextField, models.BinaryField)
     return tuple(f for f in model._meta.concrete_fields if not isinstance(f, long))
+
+
+@lru_cache(maxsize=256)  # the anonymous rule, staff's, and recent users' own
+def readable_rows(queryset: QuerySet, readable: Q) -> QuerySet:
+    """`queryset` filtered by a `readable()` rule, built once per rule (resolving
+    the filter anew was a twentieth of a retrieve). Never evaluated: callers
+    clone it (`.all()`), as DRF clones a view's `queryset` for each request."""
+    return queryset.filter(readable) if readable else queryset
 
 
 class SubscriberMiddleware:
@@ -77,9 +85,8 @@ class LiveViewSetMixin:
         return Q()
 
     def get_queryset(self):
-        readable = self.readable()
-        queryset = super().get_queryset()
-        return queryset.filter(readable) if readable else queryset
+        # The class's `queryset`, as DRF's own get_queryset() starts from it.
+        return readable_rows(self.queryset, self.readable()).all()
 
     def get_throttles(self):
         # Showing a change to a subscriber is not a request the subscriber made.

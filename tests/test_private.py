@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from rest_framework.test import APIClient
 
+from snippets.live import readable_rows
 from snippets.models import Snippet
 
 pytestmark = pytest.mark.django_db
@@ -86,3 +87,20 @@ def test_the_owner_makes_a_snippet_private_and_public_again(people):
     )
     assert client_of(people["other"]).get(url).status_code == 200
     assert client_of(None).get(url).json()["private"] is False
+
+
+def test_each_reader_gets_the_rows_of_their_own_rule_one_after_another(people):
+    """The filtered queryset is built once per rule and shared: two users in
+    turn, then the anonymous, each see exactly their own."""
+    owner, other = people["owner"], people["other"]
+    mine = Snippet.objects.create(title="m", code="1", owner=owner, private=True)
+    theirs = Snippet.objects.create(title="t", code="1", owner=other, private=True)
+    for _ in range(2):
+        for user, own, foreign in [(owner, mine, theirs), (other, theirs, mine)]:
+            client = client_of(user)
+            assert client.get(f"/api/snippets/{own.pk}/").status_code == 200
+            assert client.get(f"/api/snippets/{foreign.pk}/").status_code == 404
+        anonymous = client_of(None)
+        assert anonymous.get(f"/api/snippets/{mine.pk}/").status_code == 404
+    cached = readable_rows.cache_info()
+    assert cached.hits and cached.currsize >= 3
