@@ -20,23 +20,27 @@ import time
 REPLY_TIMEOUT = 60
 
 
-def ws_frame(text: str) -> bytes:
-    """A masked text frame, as a client must send it."""
-    payload = text.encode()
+TEXT, PING, PONG = 0x1, 0x9, 0xA
+
+
+def ws_frame(text: str | bytes, opcode: int = TEXT) -> bytes:
+    """A masked frame, as a client must send it (text unless `opcode` says)."""
+    payload = text.encode() if isinstance(text, str) else text
     mask = os.urandom(4)
     length = len(payload)
+    first = 0x80 | opcode
     if length < 126:
-        header = struct.pack("!BB", 0x81, 0x80 | length)
+        header = struct.pack("!BB", first, 0x80 | length)
     elif length < 65536:
-        header = struct.pack("!BBH", 0x81, 0x80 | 126, length)
+        header = struct.pack("!BBH", first, 0x80 | 126, length)
     else:
-        header = struct.pack("!BBQ", 0x81, 0x80 | 127, length)
+        header = struct.pack("!BBQ", first, 0x80 | 127, length)
     masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
     return header + mask + masked
 
 
-def ws_frames(buffer: bytearray) -> list[bytes]:
-    """Pop every complete unmasked server frame's payload from `buffer`."""
+def ws_frames(buffer: bytearray) -> list[tuple[int, bytes]]:
+    """Pop every complete unmasked server frame from `buffer`: (opcode, payload)."""
     payloads = []
     while len(buffer) >= 2:
         length = buffer[1] & 0x7F
@@ -54,10 +58,8 @@ def ws_frames(buffer: bytearray) -> list[bytes]:
         if len(buffer) < offset + length:
             break
         opcode = buffer[0] & 0x0F
-        payload = bytes(buffer[offset : offset + length])
+        payloads.append((opcode, bytes(buffer[offset : offset + length])))
         del buffer[: offset + length]
-        if opcode == 0x1:
-            payloads.append(payload)
     return payloads
 
 
@@ -97,8 +99,11 @@ class WebSocketConnection(asyncio.Protocol):
                 self.upgraded.set_exception(ConnectionError(status.decode()))
                 return
             self.upgraded.set_result(True)
-        for payload in ws_frames(self.buffer):
-            self.on_message(payload, arrived)
+        for opcode, payload in ws_frames(self.buffer):
+            if opcode == TEXT:
+                self.on_message(payload, arrived)
+            elif opcode == PING:  # answered, as browsers do, or the server drops us
+                self.transport.write(ws_frame(payload, PONG))
 
     def connection_lost(self, exc):
         if not self.upgraded.done():
