@@ -240,6 +240,8 @@ class TestSendBuffer(HandlerTestCase):
 
 
 class TestKeepAlive(HandlerTestCase):
+    config = {"ping_interval_seconds": 0}  # every socket is old enough to ping
+
     @gen_test
     async def test_a_socket_that_answers_pings_is_kept(self):
         """The hub pings every socket from one timer; a client that answers
@@ -264,6 +266,23 @@ class TestKeepAlive(HandlerTestCase):
         self._app.hub.keep_alive()
         assert await ws.read_message() is None  # closed
         assert ws.close_reason == "ping timed out"
+
+
+class TestFirstPing(HandlerTestCase):
+    config = {"ping_interval_seconds": 3600}
+
+    @gen_test
+    async def test_a_new_socket_is_first_pinged_an_interval_after_its_handshake(self):
+        """A socket opened just before a round is not pinged by it, so a client
+        has at least an interval before its first ping, as with Tornado's own."""
+        ws = await self.connect()
+        handler = next(iter(self._app.hub.connections))
+        self._app.hub.keep_alive()
+        assert not handler.state.ping_unanswered
+        handler.state.opened_at -= 3600
+        self._app.hub.keep_alive()
+        assert handler.state.ping_unanswered
+        assert (await self.ask(ws, id=1, url="/a/"))["status"] == 200
 
 
 class TestFrameBudget(HandlerTestCase):

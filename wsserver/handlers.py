@@ -29,6 +29,7 @@ class SocketState:
 
     peer: Peer  # what every message carries into its WSGI request
     budget: FrameBudget
+    opened_at: float = field(default_factory=time.monotonic)
     last_frame_at: float = field(default_factory=time.monotonic)
     in_flight: int = 0  # requests being answered, for `max_in_flight`
     ping_unanswered: bool = False
@@ -73,14 +74,18 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
         self.hub.add(self)
 
     def keep_alive(self) -> None:
-        """Ping; a peer that has not answered the previous ping is dropped."""
+        """Ping; a peer that has not answered the previous ping is dropped. As
+        with Tornado's own pings, the first comes an interval after the
+        handshake at the earliest, and the answer may take another interval."""
         if self.ws_connection is None or self.ws_connection.is_closing():
             return
         if self.state.ping_unanswered:
             log.info("Closing %s: no answer to a ping", self.address)
             return self.close(reason="ping timed out")
-        self.state.ping_unanswered = True
-        self.ping()
+        interval = self.config.ping_interval_seconds
+        if time.monotonic() - self.state.opened_at >= interval:
+            self.state.ping_unanswered = True
+            self.ping()
 
     def on_pong(self, data):
         self.state.ping_unanswered = False
