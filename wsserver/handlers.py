@@ -28,9 +28,8 @@ class SocketState:
     1.2 KiB more."""
 
     peer: Peer  # what every message carries into its WSGI request
-    budget: FrameBudget
+    budget: FrameBudget  # spent on every frame: it knows when the last one came
     opened_at: float = field(default_factory=time.monotonic)
-    last_frame_at: float = field(default_factory=time.monotonic)
     in_flight: int = 0  # requests being answered, for `max_in_flight`
     ping_unanswered: bool = False
     buffered_bytes: int = 0  # sent, not yet written out (BoundedSender)
@@ -48,7 +47,7 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
 
     @property
     def last_frame_at(self) -> float:
-        return self.state.last_frame_at
+        return self.state.budget.updated
 
     def prepare(self):
         # Refused before the upgrade (get() then never runs), so a client sees a
@@ -96,7 +95,6 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
     def on_message(self, message):
         if self.ws_connection is None or self.ws_connection.is_closing():
             return  # closed (over budget, say): what is still buffered is ignored
-        self.state.last_frame_at = time.monotonic()
         if not self.state.budget.spend():
             return self._over_budget()
         try:
