@@ -6,11 +6,12 @@ a shell, the erase job), for the WebSocket processes to fan out to subscribers.
 The stream entry's id is the change's position: subscribers resume from it.
 
 A record says which resource changed and how, never how anyone sees it:
-`{"event", "url", "before"}`, where `before` holds the row's values before the
-change (snippets/live.py: `recorded_fields`). Each subscriber is shown the
-change as its own GET shows the resource. A `revoked` record names an identity
-whose credentials stopped holding (signed out, password changed, deactivated):
-every process ends its subscriptions.
+`{"event", "url", "before", "concerned"}`, where `before` holds the row's values
+before the change (snippets/live.py: `recorded_fields`) and `concerned` the
+identities that may see the row otherwise than their cohort (its owner). Each
+subscriber is shown the change as its own GET shows the resource. A `revoked`
+record names an identity whose credentials stopped holding (signed out,
+password changed, deactivated): every process ends its subscriptions.
 """
 
 import json
@@ -88,16 +89,33 @@ def track(viewset, *, basename=None):
         rows = model._base_manager.filter(pk=instance.pk).values(*attnames)
         instance._live_before = None if instance.pk is None else rows.first()
 
+    def concerned(*rows):
+        """Whom the change may show otherwise than their cohort, sorted."""
+        return sorted(set().union(*(viewset.concerned(row) for row in rows if row)))
+
     def saved(sender, instance, created, **kwargs):
         before = instance.__dict__.pop("_live_before", None)
-        event = "created" if created else "updated"
-        publish_on_commit({"event": event, "url": url(instance.pk), "before": before})
+        after = {name: getattr(instance, name) for name in attnames}
+        publish_on_commit(
+            {
+                "event": "created" if created else "updated",
+                "url": url(instance.pk),
+                "before": before,
+                "concerned": concerned(before, after),
+            }
+        )
 
     def deleted(sender, instance, **kwargs):
         before = {name: getattr(instance, name) for name in attnames}
         data = {"id": instance.pk, "url": url(instance.pk)}
         publish_on_commit(
-            {"event": "deleted", "url": data["url"], "data": data, "before": before}
+            {
+                "event": "deleted",
+                "url": data["url"],
+                "data": data,
+                "before": before,
+                "concerned": concerned(before),
+            }
         )
 
     pre_save.connect(remember, sender=model, weak=False)

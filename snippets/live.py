@@ -9,11 +9,17 @@ marked in the WSGI environ (which no client can set: a client's headers become
   it (`Live-Identity`) and until when its credentials hold (`Live-Expires`), so
   the server renders each change once per identity and ends the subscription
   when its token does.
-- `wsserver.change`, the GET of a changed resource for one identity: a
+- `wsserver.change`, the GET of a changed resource for one view of it: a
   `LiveViewSetMixin` view answers it as the GET it is (the resource as this
-  identity sees it, or 404), unthrottled, and says whether this identity could
-  see it before the change (`Live-Visible-Before`), by its own `readable()`
-  rule applied to the values the change recorded.
+  identity sees it, or 404), unthrottled unless it is also marked
+  `wsserver.replay` (a change replayed to one resuming subscriber: its own
+  request), and says whether this identity could see it before the change
+  (`Live-Visible-Before`), by its own `readable()` rule applied to the values
+  the change recorded.
+
+A view that says which requests see its resources alike (`cohort()`, and
+`concerned()` for the exceptions) has each change rendered once per cohort
+instead of once per identity; one that says nothing is rendered per identity.
 """
 
 from functools import cache, lru_cache
@@ -23,8 +29,10 @@ from django.db.models import Q, QuerySet, Value
 
 SUBSCRIBE = "wsserver.subscribe"
 CHANGE = "wsserver.change"
+REPLAY = "wsserver.replay"
 IDENTITY_HEADER = "Live-Identity"
 EXPIRES_HEADER = "Live-Expires"
+COHORT_HEADER = "Live-Cohort"
 VISIBLE_BEFORE_HEADER = "Live-Visible-Before"
 
 
@@ -77,6 +85,10 @@ class LiveViewSetMixin:
     GETs and live events all apply it, so a subscriber hears a change only if it
     could GET the resource, and hears it leave (`deleted`) or enter (`created`)
     its view.
+
+    Each change is rendered once per identity subscribed, unless the view
+    names cohorts: override `cohort()` and `concerned()` together, and a change
+    is rendered once per cohort instead (README.md, "Live events for a crowd").
     """
 
     def readable(self) -> Q:
@@ -84,18 +96,37 @@ class LiveViewSetMixin:
         recorded values); everything by default."""
         return Q()
 
+    def cohort(self) -> str | None:
+        """The name of the requests that get exactly the same answer as this one
+        (status and body) for every resource of this view whose change does not
+        name them in `concerned()`; `None` (the default): no other request does.
+        Never share one across requests that see a per-user field or filter."""
+        return None
+
+    @classmethod
+    def concerned(cls, row: dict) -> set[str]:
+        """The identities (`identity()`) that may see the row whose recorded
+        values are `row` otherwise than their cohort does: its owner, say."""
+        return set()
+
     def get_queryset(self):
         # The class's `queryset`, as DRF's own get_queryset() starts from it.
         return readable_rows(self.queryset, self.readable()).all()
 
     def get_throttles(self):
-        # Showing a change to a subscriber is not a request the subscriber made.
-        if CHANGE in self.request.META:
+        # Showing a change as it happens is not a request any subscriber made;
+        # replaying it to one that resumes is.
+        if CHANGE in self.request.META and REPLAY not in self.request.META:
             return []
         return super().get_throttles()
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
+        if request.META.get(SUBSCRIBE):
+            cohort = self.cohort()
+            if cohort is not None:  # named per model: one app's names are its own
+                label = self.queryset.model._meta.label_lower
+                response[COHORT_HEADER] = f"{label}:{cohort}"
         change = request.META.get(CHANGE)
         if change is not None:
             visible = self.visible_before(change.get("before"))

@@ -260,6 +260,11 @@ WS_IDLE_TIMEOUT_SECONDS = env_int("WS_IDLE_TIMEOUT_SECONDS", 300)
 WS_DRAIN_SECONDS = env_int("WS_DRAIN_SECONDS", 10)
 WS_THREADS = env_int("WS_THREADS", 8)
 WS_TOKEN_GRACE_SECONDS = env_int("WS_TOKEN_GRACE_SECONDS", 10)
+# Renders of changes kept to share with subscribers catching up, per worker: two
+# workers and their 32 MiB each fit a 512 MB dyno with room to spare.
+WS_RENDER_CACHE_BYTES = env_int("WS_RENDER_CACHE_BYTES", 32 * 1024 * 1024)
+# A resume further behind than this many changes gets a snapshot, not a replay.
+WS_RESUME_MAX_CHANGES = env_int("WS_RESUME_MAX_CHANGES", 100)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

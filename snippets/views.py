@@ -5,7 +5,7 @@ from rest_framework import mixins, permissions, renderers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from snippets.live import LiveViewSetMixin
+from snippets.live import LiveViewSetMixin, identity
 from snippets.models import Snippet
 from snippets.permissions import CanCreateSnippet, IsOwnerOrReadOnly
 from snippets.serializers import SnippetSerializer, UserSerializer
@@ -31,6 +31,16 @@ class SnippetViewSet(LiveViewSetMixin, viewsets.ModelViewSet):
 
     def readable(self):
         return Snippet.readable_by(self.request.user)
+
+    def cohort(self):
+        # A snippet shows the same to everyone who may read it: no field or
+        # filter depends on who asks, but for its owner and staff.
+        return "staff" if self.request.user.is_staff else "everyone"
+
+    @classmethod
+    def concerned(cls, row):
+        owner = row.get("owner_id")
+        return set() if owner is None else {identity(owner)}
 
     def get_queryset(self):
         queryset = super().get_queryset()

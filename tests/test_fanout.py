@@ -5,13 +5,14 @@ directly, and a stub stands in for the app's GET of each changed resource."""
 import asyncio
 import json
 import time
+from dataclasses import replace
 
 import pytest
 
 from wsserver.audience import Credentials
 from wsserver.bridge import Peer
 from wsserver.events import EXPIRED, REVOKED, EventFanout
-from wsserver.history import Entry, Position, _entry
+from wsserver.history import START, Entry, Position, _entry
 from wsserver.protocol import Message
 from wsserver.subscriptions import Subscription, subscription_path
 
@@ -44,7 +45,7 @@ class App:
         self.status = status
         self.renders = []
 
-    async def render(self, entry, credentials):
+    async def render(self, entry, credentials, *, replay=False):
         who = credentials.identity
         self.renders.append((entry.url, who))
         seen = entry.url in self.before.get(who, {entry.url})
@@ -234,11 +235,21 @@ class History:
     def __init__(self, entries=()):
         self.entries = list(entries)
 
-    async def between(self, after, upto, epoch):
-        return [e for e in self.entries if after < e.id <= upto]
+    async def between(self, after, upto, epoch, *, most=None):
+        found = [e for e in self.entries if after < e.id <= upto]
+        return None if most is not None and len(found) > most else found
 
     async def reaches_back_to(self, entry_id):
         return True
+
+
+def reading(render, history, cursor=(0, 0), **options):
+    """A fan-out whose reader stands at `cursor` (and reads nothing itself)."""
+    fanout = EventFanout(history=history, render=render, grace_seconds=0, **options)
+    fanout._reading.set()
+    fanout._reader = object()
+    fanout.epoch, fanout.cursor = "e", cursor
+    return fanout
 
 
 def test_catching_up_sends_missed_changes_then_waiting_ones_in_order():
@@ -246,14 +257,13 @@ def test_catching_up_sends_missed_changes_then_waiting_ones_in_order():
     arrived while that was read, each once, in order."""
     missed = [change(n, f"/api/snippets/{n}/") for n in (1, 2, 3)]
     app = App()
-    fanout = EventFanout(history=History(missed), render=app.render, grace_seconds=0)
-    fanout.cursor, fanout.epoch = (3, 0), "e"
+    fanout = reading(app.render, History(missed), cursor=(3, 0))
     recorder = Recorder()
-    subscription = add(
-        fanout, recorder, "/api/snippets/", as_("anonymous"), (1, 0), backlog=[]
-    )
 
     async def main():
+        subscription = await fanout.subscribe(
+            recorder, "/api/snippets/", as_("anonymous"), after=Position("e", (1, 0))
+        )
         await fanout.deliver(change(3, "/api/snippets/3/"))  # read again meanwhile
         await fanout.deliver(change(4, "/api/snippets/4/"))
         assert recorder.frames == []
@@ -311,13 +321,14 @@ def test_subscribers_catching_up_together_share_each_render():
     once per identity, not once per socket."""
     missed = [change(n, f"/api/snippets/{n}/") for n in (1, 2, 3)]
     app = App()
-    fanout = EventFanout(history=History(missed), render=app.render, grace_seconds=0)
-    fanout.cursor, fanout.epoch = (3, 0), "e"
+    fanout = reading(app.render, History(missed), cursor=(3, 0))
     recorders = [Recorder() for _ in range(20)]
 
     async def main():
         subscriptions = [
-            add(fanout, recorder, "/api/snippets/", as_("anonymous"), backlog=[])
+            await fanout.subscribe(
+                recorder, "/api/snippets/", as_("anonymous"), after=Position("e", START)
+            )
             for recorder in recorders
         ]
         await asyncio.gather(*map(fanout.catch_up, subscriptions))
@@ -325,3 +336,183 @@ def test_subscribers_catching_up_together_share_each_render():
     asyncio.run(main())
     assert len(app.renders) == 3
     assert all(len(recorder.frames) == 3 for recorder in recorders)
+
+
+def in_cohort(identity, cohort, expires=None):
+    return replace(as_(identity, expires), cohort=cohort)
+
+
+def test_a_cohort_shares_one_render_but_the_identities_a_change_concerns_do_not():
+    """Fifty users of one cohort cost one render of a change; its owner, whom the
+    change names, gets a render of its own; an identity with no cohort too."""
+    app = App()
+    fanout = EventFanout(history=None, render=app.render, grace_seconds=0)
+    crowd = [Recorder() for _ in range(50)]
+    for number, recorder in enumerate(crowd):
+        add(fanout, recorder, "/api/snippets/", in_cohort(f"user:{number}", "all"))
+    loner = Recorder()
+    add(fanout, loner, "/api/snippets/", as_("user:99"))
+    deliver(fanout, change(1, "/api/snippets/1/", concerned=["user:7"]))
+    assert len(app.renders) == 3
+    assert ("/api/snippets/1/", "user:7") in app.renders
+    assert ("/api/snippets/1/", "user:99") in app.renders
+    assert crowd[7].frames[0]["data"] == {"as": "user:7"}
+    assert loner.frames[0]["data"] == {"as": "user:99"}
+    shared = {json.dumps(r.frames) for n, r in enumerate(crowd) if n != 7}
+    assert len(shared) == 1
+
+
+def test_ended_credentials_end_only_their_identity_in_a_cohort():
+    """A cohort's render answered 401 ends the subscriptions of the identity
+    whose credentials it used; the change is rendered again for the rest."""
+
+    class Revoked(App):
+        async def render(self, entry, credentials, *, replay=False):
+            answer = await super().render(entry, credentials)
+            return (
+                {**answer, "status": 401}
+                if credentials.identity == "user:1"
+                else answer
+            )
+
+    app = Revoked()
+    fanout = EventFanout(history=None, render=app.render, grace_seconds=0)
+    ended, kept = Recorder(), Recorder()
+    later = time.time() + 3600  # renders try the longest-lived credentials first
+    add(fanout, ended, "/api/snippets/", in_cohort("user:1", "all", later))
+    add(fanout, kept, "/api/snippets/", in_cohort("user:2", "all", later - 1))
+    deliver(fanout, change(1, "/api/snippets/1/"))
+    assert ended.events == [("unsubscribed", "/api/snippets/")]
+    assert kept.events == [("updated", "/api/snippets/1/")]
+
+
+def test_kept_renders_are_bounded_in_bytes_oldest_dropped_first():
+    """However many changes are rendered, what is kept stays under its bound;
+    the newest stay."""
+    big = "x" * 10_000
+
+    class Large(App):
+        async def render(self, entry, credentials, *, replay=False):
+            return {"status": 200, "headers": {}, "data": {"code": big}}
+
+    fanout = EventFanout(
+        history=None, render=Large().render, grace_seconds=0, render_cache_bytes=50_000
+    )
+    add(fanout, Recorder(), "/api/snippets/", as_("anonymous"))
+    deliver(fanout, *[change(n, f"/api/snippets/{n}/") for n in range(1, 101)])
+    assert 0 < fanout.renders.bytes <= 50_000
+    assert len(fanout.renders) == 4
+    assert list(fanout.renders._kept) == [
+        ((n, 0), "anonymous") for n in (97, 98, 99, 100)
+    ]
+
+
+def test_a_replay_renders_again_a_change_its_resource_has_changed_since():
+    """A render is kept only while its resource has not changed since: a
+    subscriber resuming after a snippet was made private is shown it as it is
+    now, not as it was (when its code was public)."""
+    url = "/api/snippets/1/"
+    made_public = change(1, url, "created")
+    made_private = change(2, url, "updated")
+    app = App(before={"anonymous": set()})
+    fanout = reading(app.render, History([made_public, made_private]), cursor=(2, 0))
+    live, resuming = Recorder(), Recorder()
+    add(fanout, live, "/api/snippets/", as_("anonymous"))
+
+    async def main():
+        await fanout.deliver(made_public)  # rendered while public: kept
+        app.visible = {"anonymous": set()}  # then it turned private
+        app.before = {}
+        await fanout.deliver(made_private)
+        subscription = await fanout.subscribe(
+            resuming, "/api/snippets/", as_("anonymous"), after=Position("e", START)
+        )
+        await fanout.catch_up(subscription)
+
+    asyncio.run(main())
+    assert live.events == [("created", url), ("deleted", url)]
+    assert set(resuming.events) == {("deleted", url)}  # never its content
+    # The first change rendered again; the second's render is current: shared.
+    assert app.renders.count((url, "anonymous")) == 3
+
+
+def test_a_resume_further_behind_than_allowed_is_refused():
+    """More missed changes than `most`: no subscription (the caller sends a
+    snapshot), and nothing is rendered."""
+    missed = [change(n, f"/api/snippets/{n}/") for n in (1, 2, 3)]
+    app = App()
+    fanout = reading(app.render, History(missed), cursor=(3, 0))
+
+    async def subscribe(most):
+        return await fanout.subscribe(
+            Recorder(),
+            "/api/snippets/",
+            as_("anonymous"),
+            after=Position("e", START),
+            most=most,
+        )
+
+    assert asyncio.run(subscribe(2)) is None
+    assert fanout.subscriptions == {} and app.renders == []
+    assert asyncio.run(subscribe(3)) is not None
+
+
+def test_replays_take_turns_and_are_marked_as_the_subscriber_s_requests():
+    """However many subscribers catch up at once, no more than `replays_at_once`
+    replays are rendered at a time, each marked a replay (throttled as the
+    subscriber's own request); live renders are not."""
+    missed = [change(n, f"/api/snippets/{n}/") for n in range(1, 6)]
+    running, most_at_once, marks = 0, 0, []
+
+    async def render(entry, credentials, *, replay=False):
+        nonlocal running, most_at_once
+        marks.append(replay)
+        running += replay
+        most_at_once = max(most_at_once, running)
+        await asyncio.sleep(0)
+        running -= replay
+        return {"status": 200, "headers": {}, "data": {}}
+
+    fanout = reading(render, History(missed), cursor=(5, 0), replays_at_once=2)
+
+    async def main():
+        subscriptions = [
+            await fanout.subscribe(
+                Recorder(),
+                "/api/snippets/",
+                as_(f"user:{n}"),
+                after=Position("e", START),
+            )
+            for n in range(10)
+        ]
+        await asyncio.gather(*map(fanout.catch_up, subscriptions))
+        await fanout.deliver(change(6, "/api/snippets/6/"))
+
+    asyncio.run(main())
+    assert most_at_once == 2
+    assert marks == [True] * 50 + [False] * 10
+
+
+def test_a_replay_that_cannot_be_shown_asks_for_a_refetch_once():
+    """Over its throttle (429), a resuming subscriber is asked to refetch, once,
+    and hears the changes after it live."""
+    missed = [change(n, f"/api/snippets/{n}/") for n in (1, 2, 3)]
+
+    async def render(entry, credentials, *, replay=False):
+        return {"status": 429 if replay else 200, "headers": {}, "data": {}}
+
+    fanout = reading(render, History(missed), cursor=(3, 0))
+    recorder = Recorder()
+
+    async def main():
+        subscription = await fanout.subscribe(
+            recorder, "/api/snippets/", as_("anonymous"), after=Position("e", START)
+        )
+        await fanout.catch_up(subscription)
+        await fanout.deliver(change(4, "/api/snippets/4/"))
+
+    asyncio.run(main())
+    assert recorder.events == [
+        ("resync", "/api/snippets/"),
+        ("updated", "/api/snippets/4/"),
+    ]

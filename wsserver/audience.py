@@ -1,16 +1,22 @@
 """
 Who hears what: each change is shown to each identity as its own GET shows the
-resource, rendered once per identity however many subscribers it has.
+resource, rendered once per view of it however many subscribers share that view.
 
 The app answers through ordinary GETs that the server marks in the WSGI environ
 (snippets/live.py holds the app's side; the names go together):
 
 - a SUBSCRIBE's GET is marked `wsserver.subscribe`; the reply names the
-  identity (`Live-Identity`) and when its credentials expire (`Live-Expires`);
-- a change is rendered for an identity by a GET of its URL marked
+  identity (`Live-Identity`), when its credentials expire (`Live-Expires`) and,
+  if the app says so, its cohort (`Live-Cohort`): the identities that see every
+  resource under that URL alike, except a resource whose change names them in
+  its record's `concerned` list (its owner, say). An identity without a cohort
+  is a cohort of its own;
+- a change is rendered for a cohort by a GET of its URL marked
   `wsserver.change` (the change's record), with the credentials of one of the
-  identity's subscribers; the reply is that GET's, and says whether the
-  identity could see the resource before the change (`Live-Visible-Before`).
+  cohort's subscribers; the reply is that GET's, and says whether the cohort
+  could see the resource before the change (`Live-Visible-Before`). A change
+  replayed to one resuming subscriber is also marked `wsserver.replay`: it is a
+  request of that subscriber's, throttled as such.
 
 These headers are between the server and the app: no client sees them.
 """
@@ -26,17 +32,20 @@ from wsserver.protocol import Message
 
 SUBSCRIBE_MARK = "wsserver.subscribe"
 CHANGE_MARK = "wsserver.change"
+REPLAY_MARK = "wsserver.replay"
 IDENTITY = "Live-Identity"
 EXPIRES = "Live-Expires"
+COHORT = "Live-Cohort"
 VISIBLE_BEFORE = "Live-Visible-Before"
 
 
 class CredentialsEnded(Exception):
     """The identity's credentials no longer hold (a 401): its subscriptions end."""
 
-    def __init__(self, detail: str):
+    def __init__(self, detail: str, *, identity: str):
         super().__init__(detail)
         self.detail = detail
+        self.identity = identity
 
 
 class RenderFailed(Exception):
@@ -51,6 +60,14 @@ class Credentials:
     request: Message  # the subscribing GET: its token and headers authenticate
     peer: Peer
     expires: float | None  # Unix time; `None` if they never do
+    cohort: str | None = None  # who sees what it sees (`None`: itself alone)
+
+    def view_of(self, entry: Entry) -> str:
+        """Whose render of `entry` this subscriber may share: its cohort's,
+        unless the change concerns it (then its identity's own)."""
+        if self.cohort is None or self.identity in entry.record.get("concerned", ()):
+            return self.identity
+        return "cohort:" + self.cohort
 
 
 def take_credentials(answer: dict, request: Message, peer: Peer) -> Credentials:
@@ -58,25 +75,35 @@ def take_credentials(answer: dict, request: Message, peer: Peer) -> Credentials:
     headers = answer["headers"]
     identity = headers.pop(IDENTITY, None)
     expires = headers.pop(EXPIRES, None)
+    cohort = headers.pop(COHORT, None)
     if identity is None:  # an app that does not say: one identity per credential
         proof = [request.token, sorted(request.headers.items())]
         identity = "credential:" + json.dumps(proof)
     return Credentials(
-        identity, request, peer, None if expires is None else float(expires)
+        identity,
+        request,
+        peer,
+        None if expires is None else float(expires),
+        cohort,
     )
 
 
-def rendering(entry: Entry, credentials: Credentials) -> tuple[Message, dict]:
-    """The GET (and its environ mark) that shows `entry` to `credentials`."""
+def rendering(
+    entry: Entry, credentials: Credentials, *, replay: bool = False
+) -> tuple[Message, dict]:
+    """The GET (and its environ marks) that shows `entry` to `credentials`."""
     request = credentials.request
     # Only what authenticates: the subscriber's other headers asked for the
     # snapshot, not for every change.
     proof = {k: v for k, v in request.headers.items() if k.lower() == "authorization"}
     message = Message(entry.url, "GET", token=request.token, headers=proof)
-    return message, {CHANGE_MARK: entry.record}
+    marks = {CHANGE_MARK: entry.record}
+    if replay:
+        marks[REPLAY_MARK] = True
+    return message, marks
 
 
-def event_for(entry: Entry, answer: dict) -> dict | None:
+def event_for(entry: Entry, answer: dict, *, identity: str) -> dict | None:
     """The event `entry` is for the identity whose GET answered `answer`:
     `created` as the resource enters its view, `updated` while in it, `deleted`
     as it leaves; `None` if it was never in view."""
@@ -84,7 +111,8 @@ def event_for(entry: Entry, answer: dict) -> dict | None:
     said = answer["headers"].get(VISIBLE_BEFORE)  # (one answer serves many)
     was_visible = entry.event != "created" if said is None else said == "true"
     if status == 401:
-        raise CredentialsEnded(_detail(answer, "Credentials no longer valid."))
+        detail = _detail(answer, "Credentials no longer valid.")
+        raise CredentialsEnded(detail, identity=identity)
     if 200 <= status < 300:
         name = "updated" if was_visible else "created"
         data = answer.get("data")

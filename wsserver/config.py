@@ -34,6 +34,8 @@ class ServerConfig:
     drain_seconds: float
     threads: int
     token_grace_seconds: float
+    render_cache_bytes: int
+    resume_max_changes: int
     request_max_bytes: int = _from("REQUEST_MAX_BYTES")
     num_proxies: int = _from("NUM_PROXIES")
     allowed_origins: tuple[str, ...] = _from("ALLOWED_ORIGINS")

@@ -1,31 +1,38 @@
 """
 Event fan-out: one reader of the history per process, delivering each change to
 the subscriptions at or above its URL, in order, once, as each subscriber's own
-GET shows it (wsserver/audience.py).
+GET shows it (wsserver/audience.py), rendered once per view of it: subscribers
+of one cohort share a render (wsserver/renders.py keeps it for those catching
+up).
 
 App-agnostic: a change is `{"event", "url", ...}` in the history; a subscription
 to `/api/snippets/` hears `/api/snippets/12/`, and one to `/api/snippets/12/`
 hears only that resource. static/js/client.js matches event URLs by the same
 rule (`hears`). A subscription starts at a position: every change after it is
 delivered, replayed from the history where the reader has already passed it, or
-the subscriber is told to refetch (`resync`). It ends (`unsubscribed`) when the
-credentials it was made with expire or are revoked.
+the subscriber is told to refetch (`resync`). A replay is a request of the
+subscriber's (throttled, a few at a time so requests keep their threads); one
+further behind than `most` changes is refused (the caller sends a snapshot). A
+subscription ends (`unsubscribed`) when the credentials it was made with expire
+or are revoked.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from redis.exceptions import RedisError
 
 from wsserver.audience import Credentials, CredentialsEnded, RenderFailed, event_for
 from wsserver.history import Entry, History, Position, StreamId
 from wsserver.protocol import encode
+from wsserver.renders import RenderCache
 from wsserver.subscriptions import (
     Subscriber,
     Subscription,
@@ -37,27 +44,36 @@ log = logging.getLogger(__name__)
 
 RECONNECT_MIN_SECONDS = 0.1
 RECONNECT_MAX_SECONDS = 5.0
-# Renders kept for subscriptions catching up: (change, identity) pairs.
-RENDERS_KEPT = 10_000
 EXPIRED = "Token expired: subscribe again with a new one."
 REVOKED = "Signed out, password changed or deactivated: sign in again."
 
 
-Render = Callable[[Entry, Credentials], Awaitable[dict]]
+# The GET of a changed resource as some credentials see it; `replay`: for one
+# subscriber catching up (throttled as its own request).
+Render = Callable[..., Awaitable[dict]]
 
 
 class EventFanout:
     """The subscriptions of this process and the history reader feeding them."""
 
-    def __init__(self, *, history: History, render: Render, grace_seconds: float):
+    def __init__(
+        self,
+        *,
+        history: History,
+        render: Render,
+        grace_seconds: float,
+        render_cache_bytes: int = 32 * 1024 * 1024,
+        replays_at_once: int = 1,
+    ):
         self.history = history
         self.render = render
         self.grace_seconds = grace_seconds
+        self.renders = RenderCache(max_bytes=render_cache_bytes)
+        self.replays = asyncio.Semaphore(replays_at_once)
         self.subscriptions: dict[str, dict[Subscriber, Subscription]] = {}
         self.paths: dict[Subscriber, set[str]] = {}
         self.epoch: str | None = None
         self.cursor: StreamId | None = None  # the last change read
-        self._renders: OrderedDict[tuple, asyncio.Future] = OrderedDict()
         self._reader: asyncio.Task | None = None
         self._reading = asyncio.Event()
 
@@ -69,11 +85,18 @@ class EventFanout:
         return Position(self.epoch, self.cursor)
 
     async def subscribe(
-        self, subscriber: Subscriber, url: str, credentials: Credentials, *, after
+        self,
+        subscriber: Subscriber,
+        url: str,
+        credentials: Credentials,
+        *,
+        after: Position,
+        most: int | None = None,
     ) -> Subscription | None:
         """Listen to `url` from `after` on, in place of any subscription to it;
-        `None` if the history no longer holds everything since (the caller sends
-        a snapshot instead). It hears nothing until `catch_up` has run."""
+        `None` if the history no longer holds everything since, or holds more
+        than `most` changes since (the caller sends a snapshot instead). It
+        hears nothing until `catch_up` has run."""
         await self._start()
         if after.epoch != self.epoch or not await self.history.reaches_back_to(
             after.id
@@ -84,7 +107,17 @@ class EventFanout:
         subscription = Subscription(subscriber, path, after.id, credentials)
         self.subscriptions.setdefault(path, {})[subscriber] = subscription
         self.paths.setdefault(subscriber, set()).add(path)
-        if credentials.expires is not None:
+        # Read with the subscription in place: what the reader reads meanwhile
+        # waits in its backlog (repeats are dropped by position).
+        missed = await self.history.between(
+            after.id, self.cursor, self.epoch, most=most
+        )
+        if missed is None:
+            if self.current(subscription):
+                self._discard(subscriber, path)
+            return None
+        subscription.backlog[:0] = missed
+        if credentials.expires is not None and self.current(subscription):
             delay = credentials.expires + self.grace_seconds - time.time()
             loop = asyncio.get_running_loop()
             subscription.expiry = loop.call_later(
@@ -100,17 +133,21 @@ class EventFanout:
         return self.subscriptions.get(subscription_path(url), {}).get(subscriber)
 
     async def catch_up(self, subscription: Subscription) -> None:
-        """Send what the reader passed before `subscription` began, then what came
-        while that was read; from then on the subscription is live."""
-        queue = await self.history.between(subscription.floor, self.cursor, self.epoch)
-        while self.current(subscription):
-            for entry in queue:
-                if entry.id > subscription.floor and subscription.hears(entry):
-                    subscription.floor = entry.id
-                    await self._show(entry, [subscription])
-            if not subscription.backlog:
-                break
+        """Replay what `subscription` missed and what came while that was sent,
+        in order; from then on it is live. A change that cannot be replayed
+        (over the subscriber's throttle, say) asks it to refetch, once."""
+        replaying = True
+        while self.current(subscription) and subscription.backlog:
             queue, subscription.backlog = subscription.backlog, []
+            for entry in queue:
+                if entry.id <= subscription.floor or not subscription.hears(entry):
+                    continue
+                subscription.floor = entry.id
+                if replaying:
+                    view = subscription.credentials.view_of(entry)
+                    replaying = await self._show(
+                        entry, view, [subscription], replay=True
+                    )
         subscription.backlog = None
 
     def unsubscribe(self, subscriber: Subscriber, url: str) -> bool:
@@ -151,71 +188,86 @@ class EventFanout:
 
     async def deliver(self, entry: Entry) -> None:
         """Show one change to every subscriber that hears it, once each, rendered
-        once per identity."""
-        await self._finish(entry, self._begin(entry))
+        once per view of it; or act on it if it is no change (a revocation, a
+        resync)."""
+        if entry.event == "revoked":
+            return self.revoke(entry.record["identity"])
+        if entry.url is None:  # a change that could not be recorded: refetch
+            return self.resync()
+        self.renders.change_read(entry)
+        views: dict[str, list[Subscription]] = {}
+        for subscription in self._hearing(entry):
+            view = subscription.credentials.view_of(entry)
+            views.setdefault(view, []).append(subscription)
+        await asyncio.gather(
+            *(self._show(entry, view, group) for view, group in views.items())
+        )
 
-    def _begin(self, entry: Entry) -> list[tuple[list[Subscription], asyncio.Future]]:
-        """Start rendering `entry` for each identity that hears it, at once (on
-        Django's threads)."""
-        if entry.url is None:  # a revocation or a resync: nothing to render
-            return []
+    def _hearing(self, entry: Entry) -> list[Subscription]:
+        """The subscriptions to send `entry` to now: one per subscriber."""
         hearing: dict[Subscriber, Subscription] = {}
         for path in ancestor_paths(entry.url):
             for subscriber, subscription in self.subscriptions.get(path, {}).items():
                 if subscription.take(entry):
                     hearing.setdefault(subscriber, subscription)
-        cohorts: dict[str, list[Subscription]] = {}
-        for subscription in hearing.values():
-            identity = subscription.credentials.identity
-            cohorts.setdefault(identity, []).append(subscription)
-        return [(group, self._render_for(entry, group)) for group in cohorts.values()]
+        return list(hearing.values())
 
-    def _render_for(self, entry: Entry, group: list[Subscription]) -> asyncio.Future:
-        """The render of `entry` for the identity of `group`, shared: when every
-        socket resumes at once (after a deploy), each missed change is read once
-        per identity, not once per socket."""
-        identity = group[0].credentials.identity
-        render = self._renders.get((entry.id, identity))
-        if render is None or render.done() and render.exception() is not None:
+    async def _show(
+        self,
+        entry: Entry,
+        view: str,
+        group: list[Subscription],
+        *,
+        replay: bool = False,
+    ) -> bool:
+        """Send `entry`, rendered for `view` (shared), to each of `group`;
+        `False` if it could not be shown (each was asked to refetch)."""
+        while group:
+            # Any member's credentials will do; the longest-lived are least
+            # likely to have ended (the anonymous never do).
             freshest = max(group, key=lambda s: s.credentials.expires or float("inf"))
-            render = asyncio.ensure_future(self.render(entry, freshest.credentials))
-            self._renders[entry.id, identity] = render
-            while len(self._renders) > RENDERS_KEPT:
-                self._renders.popitem(last=False)
-        return render
-
-    async def _finish(self, entry: Entry, renders) -> None:
-        """Send `entry` as rendered for each group, or act on it if it is no
-        change (a revocation, a resync)."""
-        if entry.event == "revoked":
-            return self.revoke(entry.record["identity"])
-        if entry.url is None:  # a change that could not be recorded: refetch
-            return self.resync()
-        for group, render in renders:
+            render = partial(self._render, entry, freshest.credentials, replay)
             try:
-                event = event_for(entry, await render)
+                text = await self.renders.share(entry, view, render)
             except CredentialsEnded as ended:
-                for subscription in group:
-                    self.end(subscription, ended.detail)
+                group = self._end_identity(group, ended)
                 continue
             except Exception as error:  # deliberately broad: never lose one silently
                 if not isinstance(error, RenderFailed):
                     log.exception("Could not show %s %s", entry.event, entry.url)
                 log.warning(
-                    "Could not show %s %s; refetch asked", entry.event, entry.url
+                    "Could not show %s %s (%s); refetch asked",
+                    *(entry.event, entry.url, error),
                 )
                 for subscription in group:
                     subscription.subscriber.send_text(_resync(subscription.path))
-                continue
-            if event is not None:
-                text = encode(event)
+                return False
+            if text is not None:
                 for subscription in group:
                     if self.current(subscription):
                         subscription.subscriber.send_text(text)
+            return True
+        return True
 
-    async def _show(self, entry: Entry, group: list[Subscription]) -> None:
-        """Render `entry` for the identity of `group` and send it to each."""
-        await self._finish(entry, [(group, self._render_for(entry, group))])
+    async def _render(
+        self, entry: Entry, credentials: Credentials, replay: bool
+    ) -> str | None:
+        """The frame `entry` comes to for `credentials`, or `None`."""
+        # Replays take turns, so requests keep Django's other threads.
+        async with self.replays if replay else contextlib.nullcontext():
+            answer = await self.render(entry, credentials, replay=replay)
+        event = event_for(entry, answer, identity=credentials.identity)
+        return None if event is None else encode(event)
+
+    def _end_identity(
+        self, group: list[Subscription], ended: CredentialsEnded
+    ) -> list[Subscription]:
+        """End the subscriptions in `group` of the identity whose credentials
+        ended; return the others."""
+        for subscription in group:
+            if subscription.credentials.identity == ended.identity:
+                self.end(subscription, ended.detail)
+        return [s for s in group if s.credentials.identity != ended.identity]
 
     def resync(self) -> None:
         """Tell every subscription that changes were lost: fetch again."""

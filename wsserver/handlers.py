@@ -14,7 +14,13 @@ from wsserver import handshake
 from wsserver.bridge import Peer
 from wsserver.budget import FrameBudget
 from wsserver.handshake import ClientConnection
-from wsserver.protocol import BadMessage, Message, parse_message, reply
+from wsserver.protocol import (
+    JSON_HEADERS,
+    BadMessage,
+    Message,
+    parse_message,
+    reply,
+)
 from wsserver.sending import CLOSE_POLICY_VIOLATION, BoundedSender
 
 log = logging.getLogger(__name__)
@@ -109,7 +115,7 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
                 parsed, 429, f"Over {limit} requests in flight; wait for replies."
             )
         elif self.hub.full:
-            self.refuse(parsed, 503, "Server is busy; retry shortly.")
+            self.refuse(parsed, 503, "Server is busy; retry shortly.", retry_after=1)
         elif parsed.method == "UNSUBSCRIBE":
             self.send(self.unsubscribe(parsed))
         else:
@@ -121,8 +127,13 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
     def _served(self, task: asyncio.Task) -> None:
         self.state.in_flight -= 1
 
-    def refuse(self, message: Message, status: int, detail: str) -> None:
-        self.send(reply(status=status, detail=detail, **message.echo))
+    def refuse(
+        self, message: Message, status: int, detail: str, *, retry_after=None
+    ) -> None:
+        headers = dict(JSON_HEADERS)
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
+        self.send(reply(status=status, detail=detail, headers=headers, **message.echo))
 
     def _over_budget(self) -> None:
         rate = self.config.frames_per_second
@@ -162,4 +173,4 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
         )
         self.send(answer)
         if subscription is not None:  # what changed since, after the reply
-            await self.hub.fanout.catch_up(subscription)
+            await self.hub.catch_up(subscription)

@@ -100,11 +100,19 @@ class History:
         # Trimmed: all is there only from the oldest entry kept (or so we can tell).
         return entry_id >= stream_id(info["recorded-first-entry-id"])
 
-    async def between(self, after: StreamId, upto: StreamId, epoch: str) -> list[Entry]:
-        """The changes after `after`, up to and including `upto`."""
+    async def between(
+        self, after: StreamId, upto: StreamId, epoch: str, *, most: int | None = None
+    ) -> list[Entry] | None:
+        """The changes after `after`, up to and including `upto`; `None` if there
+        are more than `most`."""
         if after >= upto:
             return []
-        entries = await self.client.xrange(self.stream, f"({_text(after)}", _text(upto))
+        count = None if most is None else most + 1
+        entries = await self.client.xrange(
+            self.stream, f"({_text(after)}", _text(upto), count=count
+        )
+        if most is not None and len(entries) > most:
+            return None
         return _entries(entries, epoch)
 
     async def read_after(self, after: StreamId, epoch: str) -> list[Entry]:

@@ -50,10 +50,16 @@ class Hub:
             history=history,
             render=self.render,
             grace_seconds=config.token_grace_seconds,
+            render_cache_bytes=config.render_cache_bytes,
+            # Replays leave at least half of Django's threads to requests.
+            replays_at_once=max(1, config.threads // 2),
         )
         self.config = config
         self.capacity = config.threads + config.max_queued_requests
         self.connections: set[ApiSocketHandler | EventStreamHandler] = set()
+        # SUBSCRIBEs being answered, per subscriber: a burst counts in full
+        # against `WS_MAX_SUBSCRIPTIONS`.
+        self.subscribing: dict[Subscriber, int] = {}
         # Messages being answered (asyncio keeps only weak references to tasks).
         self.tasks: set[asyncio.Task] = set()
         self.draining = False
@@ -116,10 +122,13 @@ class Hub:
             self.executor, self.bridge.handle, message, peer, marks
         )
 
-    async def render(self, entry: Entry, credentials: Credentials) -> dict:
+    async def render(
+        self, entry: Entry, credentials: Credentials, *, replay: bool = False
+    ) -> dict:
         """The GET of a changed resource, as `credentials` see it (the fan-out's
-        `Render`; a render is no request of the client's, so it is not counted)."""
-        message, marks = rendering(entry, credentials)
+        `Render`). A live render is no request of a client's, so it is not
+        counted; a replay is counted by the catch-up it is part of."""
+        message, marks = rendering(entry, credentials, replay=replay)
         return await self._in_thread(message, credentials.peer, marks)
 
     async def subscribe(
@@ -132,16 +141,21 @@ class Hub:
         is to be caught up once the reply is sent."""
         refuse = partial(reply, **message.echo)
         renewal = self.fanout.subscription_of(subscriber, message.url)
-        if not renewal and len(self.fanout.paths.get(subscriber, ())) >= limit:
+        held = len(self.fanout.paths.get(subscriber, ()))
+        if not renewal and held + self.subscribing.get(subscriber, 0) >= limit:
             return refuse(status=429, detail=f"At most {limit} subscriptions."), None
         since = None if message.since is None else Position.parse(message.since)
         if message.since is not None and since is None:
             return refuse(status=400, detail="'since' is not a position here."), None
         self.enter()  # a drain waits for the whole of it, not only the GET
+        self.subscribing[subscriber] = self.subscribing.get(subscriber, 0) + 1
         try:
             return await self._subscribe(subscriber, message, peer, since)
         finally:
             self.leave()
+            self.subscribing[subscriber] -= 1
+            if not self.subscribing[subscriber]:
+                del self.subscribing[subscriber]
 
     async def _subscribe(
         self, subscriber: Subscriber, message: Message, peer: Peer, since
@@ -165,7 +179,11 @@ class Hub:
         if previous and previous.credentials.identity != credentials.identity:
             since = None  # another identity sees other things: a new snapshot
         resumed = since and await self.fanout.subscribe(
-            subscriber, message.url, credentials, after=since
+            subscriber,
+            message.url,
+            credentials,
+            after=since,
+            most=self.config.resume_max_changes,
         )
         if resumed:
             answer.pop("data", None)
@@ -175,6 +193,16 @@ class Hub:
         )
         recovered = {"recovered": False} if since else {}
         return {**answer, **recovered, "position": str(snapshot_at)}, subscription
+
+    async def catch_up(self, subscription: Subscription) -> None:
+        """Replay what `subscription` missed (once its reply is sent). It holds a
+        place in the queue meanwhile, so a flood of resumes fills it and is
+        answered 503, rather than making everyone's requests wait."""
+        self.enter()
+        try:
+            await self.fanout.catch_up(subscription)
+        finally:
+            self.leave()
 
     def keep_alive(self) -> None:
         """Every `WS_PING_INTERVAL_SECONDS`, for every connection at once: a ping

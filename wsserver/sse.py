@@ -94,7 +94,7 @@ class EventStreamHandler(handshake.ClientConnection, RequestHandler):
         if not answer.get("recovered"):
             self.write_event("snapshot", answer["position"], json.dumps(answer["data"]))
         self.flush()
-        await self.hub.fanout.catch_up(subscription)
+        await self.hub.catch_up(subscription)
         return True
 
     def keep_alive(self) -> None:
