@@ -10,6 +10,8 @@ from snippets.settings import *  # noqa: F403
 
 # A second live resource, added as docs/forking.md says (tests/test_forking.py).
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.notes"]  # noqa: F405
+# Notes with a per-user field, at /api/my-notes/ (never a shared render).
+INSTALLED_APPS += ["tests.mine"]
 # Sign-ups and sign-ins in tests need no key stretching.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # `/test/wait/<key>/`, a view that blocks until the test releases it.

@@ -32,6 +32,7 @@ def release(key):
 urlpatterns = [
     path("test/wait/<str:key>/", wait),
     path("api/", include("tests.notes.urls")),
+    path("api/", include("tests.mine.urls")),
     *app_urlpatterns,
 ]
 

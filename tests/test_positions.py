@@ -19,6 +19,7 @@ from websockets.sync.client import connect
 
 from snippets import localredis
 from snippets.models import Snippet
+from snippets.redis_client import get_redis
 from tests.conftest import EVENT_TIMEOUT_SECONDS, use_key_prefix
 from tests.slow_urls import release, wait_entered
 
@@ -247,3 +248,88 @@ def test_subscribers_drained_by_a_deploy_resume_elsewhere_missing_nothing(
         )
         assert [event["url"] for event in events] == urls
     assert afterwards == [marker] * DRAINED_SUBSCRIBERS  # nothing twice, no gap
+
+
+def own_history(server_factory, settings, **limits):
+    """A server with a history of its own (this process records into it too)."""
+    prefix = f"test:bounded:{uuid.uuid4().hex}"
+    use_key_prefix(settings, prefix)
+    return server_factory(REDIS_KEY_PREFIX=prefix, **limits)
+
+
+def test_resume_further_behind_than_allowed_gets_a_fresh_snapshot(
+    server_factory, settings
+):
+    """Missed more changes than `WS_RESUME_MAX_CHANGES`: a snapshot, not a replay
+    of each; as many as that: the replay."""
+    bounded = own_history(server_factory, settings, WS_RESUME_MAX_CHANGES=2)
+    with connect(bounded.ws_url) as ws:
+        too_far = subscribe(ws)["position"]
+    Snippet.objects.create(title="missed 1", code="1")
+    with connect(bounded.ws_url) as ws:
+        near = subscribe(ws)["position"]
+    for number in (2, 3):
+        Snippet.objects.create(title=f"missed {number}", code="1")
+    with connect(bounded.ws_url) as ws:
+        refused = subscribe(ws, since=too_far)
+        assert (refused["recovered"], refused["data"]["count"]) == (False, 3)
+    with connect(bounded.ws_url) as ws:
+        assert subscribe(ws, since=near)["recovered"] is True
+        assert [receive(ws)["event"] for _ in range(2)] == ["created"] * 2
+
+
+def test_replayed_changes_count_against_the_subscriber_s_throttle(
+    server_factory, settings
+):
+    """A replay renders each missed change as a request of the subscriber's:
+    once over its throttle it is asked to refetch (once), not replayed more."""
+    throttled = own_history(server_factory, settings, ANON_THROTTLE_RATE="3/min")
+    with connect(throttled.ws_url) as ws:
+        position = subscribe(ws)["position"]  # request 1
+    for number in range(3):
+        Snippet.objects.create(title=f"missed {number}", code="1")
+    with connect(throttled.ws_url) as ws:
+        assert subscribe(ws, since=position)["recovered"] is True  # request 2
+        heard = [receive(ws)["event"] for _ in range(2)]  # 3 replayed, 4 refused
+        assert heard == ["created", "resync"]
+        probe = Snippet.objects.create(title="live", code="1")  # live: unthrottled
+        assert receive(ws)["url"] == f"/api/snippets/{probe.pk}/"
+
+
+def test_replays_leave_threads_to_requests_and_a_full_queue_refuses_them(
+    server_factory, settings
+):
+    """Replays take turns on at most half of Django's threads, so an HTTP request
+    is answered while they wait; each catch-up holds a place in the queue, so
+    once it is full requests get 503 with `Retry-After`, not a long wait."""
+    busy = own_history(server_factory, settings, WS_THREADS=2, WS_MAX_QUEUED_REQUESTS=1)
+    keys = [uuid.uuid4().hex for _ in range(3)]
+    positions = {}
+    for key in keys:  # each listens to a view that waits for the test
+        release(key)  # (its SUBSCRIBE's GET answers at once)
+        with connect(busy.ws_url) as ws:
+            positions[key] = subscribe(ws, f"/test/wait/{key}/")["position"]
+        wait_entered(key)
+        change = {"event": "updated", "url": f"/test/wait/{key}/"}
+        get_redis().xadd(settings.EVENTS_STREAM, {"event": json.dumps(change)})
+    with contextlib.ExitStack() as stack:
+        sockets = {key: stack.enter_context(connect(busy.ws_url)) for key in keys}
+
+        def resume(key):
+            release(key)
+            reply = subscribe(sockets[key], f"/test/wait/{key}/", since=positions[key])
+            assert reply["recovered"] is True
+            wait_entered(key)
+
+        resume(keys[0])
+        wait_entered(keys[0])  # its replay now holds one of the two threads
+        resume(keys[1])  # its replay waits its turn
+        assert requests.get(f"{busy.url}/api/snippets/").status_code == 200
+        assert get_redis().llen(f"test-entered:{keys[1]}") == 0
+        resume(keys[2])  # three catch-ups: the queue is full
+        refused = requests.get(f"{busy.url}/api/snippets/")
+        assert (refused.status_code, refused.headers["Retry-After"]) == (503, "1")
+        for key in keys:
+            release(key)
+        for key in keys:
+            assert receive(sockets[key])["url"] == f"/test/wait/{key}/"

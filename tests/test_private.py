@@ -1,6 +1,8 @@
 """Private snippets: seen by their owner and staff only, in every list, page and
 count; anonymous snippets cannot be private."""
 
+import json
+
 import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -9,6 +11,7 @@ from rest_framework.test import APIClient
 
 from snippets.live import readable_rows
 from snippets.models import Snippet
+from snippets.redis_client import get_redis
 
 pytestmark = pytest.mark.django_db
 
@@ -104,3 +107,38 @@ def test_each_reader_gets_the_rows_of_their_own_rule_one_after_another(people):
         assert anonymous.get(f"/api/snippets/{mine.pk}/").status_code == 404
     cached = readable_rows.cache_info()
     assert cached.hits and cached.currsize >= 3
+
+
+@pytest.mark.parametrize(
+    ("who", "cohort"),
+    [
+        ("anonymous", "snippets.snippet:everyone"),
+        ("owner", "snippets.snippet:everyone"),
+        ("other", "snippets.snippet:everyone"),
+        ("staff", "snippets.snippet:staff"),
+    ],
+)
+def test_a_subscription_names_the_cohort_that_sees_snippets_alike(people, who, cohort):
+    """Everyone but staff sees a snippet alike (unless it is their own, which
+    its changes name): one render of a change serves them all."""
+    subscribing = {"wsserver.subscribe": True}
+    reply = client_of(people[who]).get("/api/snippets/", **subscribing)
+    assert reply["Live-Cohort"] == cohort
+    assert "Live-Cohort" not in client_of(people[who]).get("/api/snippets/")
+
+
+def test_a_change_names_the_owner_it_concerns(
+    people, settings, django_capture_on_commit_callbacks
+):
+    """The record of a change names whom it may show otherwise than their
+    cohort: the owner, before and after; an anonymous snippet names no one."""
+    with django_capture_on_commit_callbacks(execute=True):
+        owned = Snippet.objects.create(title="o", code="1", owner=people["owner"])
+        Snippet.objects.create(title="a", code="1")
+        owned.delete()
+    records = [
+        json.loads(fields[b"event"])
+        for _, fields in get_redis().xrange(settings.EVENTS_STREAM)
+    ]
+    owner = f"user:{people['owner'].pk}"
+    assert [r["concerned"] for r in records] == [[owner], [], [owner]]

@@ -1,11 +1,12 @@
 """
 Events respect who may see them. For every change and every kind of subscriber
-(anonymous, the owner, another user, staff; to the list and to the snippet),
+(anonymous, the owner, two other users, staff; to the list and to the snippet),
 the events heard equal the difference between a GET of the snippet with the
 subscriber's credentials before the change and one after: `created` as it
 enters the view, `updated` within it, `deleted` as it leaves, nothing while it
-is out of view. Subscribers listen on one process; the changes are made on
-another (and by the erase job, in this one).
+is out of view. Everyone but the owner and staff shares one render of a change
+(a cohort): the matrix holds with the renders shared. Subscribers listen on one
+process; the changes are made on another (and by the erase job, in this one).
 """
 
 import contextlib
@@ -23,6 +24,7 @@ from snippets.management.commands.erase_snippets import erase_snippets
 from snippets.models import Snippet
 from tests.conftest import EVENT_TIMEOUT_SECONDS, server_token, use_key_prefix
 from tests.contract import validate_event
+from tests.test_event_stream import EventStream
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,6 +53,7 @@ def people():
     users = {
         "owner": User.objects.create_user(f"owner{uuid.uuid4().hex[:6]}"),
         "other": User.objects.create_user(f"other{uuid.uuid4().hex[:6]}"),
+        "another": User.objects.create_user(f"another{uuid.uuid4().hex[:6]}"),
         "staff": User.objects.create_user(
             f"staff{uuid.uuid4().hex[:6]}", is_staff=True
         ),
@@ -202,3 +205,63 @@ def test_each_subscriber_hears_exactly_how_its_view_changed(
                 else []
             )
             assert got == want, (who, kind)
+
+
+def recv(ws):
+    return json.loads(ws.recv(timeout=EVENT_TIMEOUT_SECONDS))
+
+
+def test_a_replay_shows_a_snippet_made_private_since_as_deleted(
+    subscriber_server, writer_server, people
+):
+    """A change rendered (and kept) while its snippet was public is never
+    replayed with its content after the snippet turned private: a non-owner
+    resuming from before hears `deleted`, over a socket and an event stream."""
+    with (
+        connect(subscriber_server.ws_url) as live,
+        connect(subscriber_server.ws_url) as away,
+    ):
+        assert subscribe(live, LIST, None) == 200
+        away.send(json.dumps({"id": "s", "method": "SUBSCRIBE", "url": LIST}))
+        since = recv(away)["position"]
+        made = as_owner(people, "POST", writer_server, LIST, {**NEW, "code": "secret"})
+        assert recv(live)["event"] == "created"  # rendered while public
+        as_owner(people, "PATCH", writer_server, made["url"], {"private": True})
+        assert recv(live)["event"] == "deleted"
+    with connect(subscriber_server.ws_url) as back:
+        frame = {"id": "s", "method": "SUBSCRIBE", "url": LIST, "since": since}
+        back.send(json.dumps(frame))
+        assert recv(back)["recovered"] is True
+        heard = recv(back)
+        assert (heard["event"], heard["data"]["url"]) == ("deleted", made["url"])
+        assert "secret" not in json.dumps(heard)
+    stream = EventStream(subscriber_server, LIST, **{"Last-Event-ID": since})
+    try:
+        heard = stream.next_event()
+        assert (heard["event"], heard["data"]["url"]) == ("deleted", made["url"])
+        assert "secret" not in json.dumps(heard)
+    finally:
+        stream.close()
+
+
+def test_a_field_that_depends_on_who_asks_is_never_shared(
+    subscriber_server, writer_server, people
+):
+    """A view that names no cohort renders a change once per identity: two
+    users hear the same note with their own `mine`."""
+    other_token = people["other"][1]
+    with (
+        connect(subscriber_server.ws_url) as owner,
+        connect(subscriber_server.ws_url) as other,
+    ):
+        assert subscribe(owner, "/api/my-notes/", people["owner"][1]) == 200
+        assert subscribe(other, "/api/my-notes/", other_token) == 200
+        as_owner(
+            people,
+            "POST",
+            writer_server,
+            "/api/my-notes/",
+            {"shared": True, "text": "n"},
+        )
+        assert recv(owner)["data"]["mine"] is True
+        assert recv(other)["data"]["mine"] is False

@@ -301,3 +301,25 @@ def test_peer_that_stops_answering_pings_is_dropped(server_factory):
             received += chunk
     assert b" 101 " in received
     assert b"\x89" in received  # a ping frame was sent
+
+
+def test_subscriptions_sent_together_count_against_the_cap(server_factory):
+    """SUBSCRIBEs still being answered count: a burst past
+    WS_MAX_SUBSCRIPTIONS is refused at once, however it is timed."""
+    server = server_factory(WS_MAX_SUBSCRIPTIONS=2)
+    key = uuid.uuid4().hex
+    urls = ["/api/", "/api/snippets/", "/api/users/", "/api/notes/", "/api/x/"]
+    with connect(server.ws_url) as ws:
+        for number, url in enumerate(urls):  # each one's GET waits for the test
+            frame = {"id": number, "method": "SUBSCRIBE", "url": url}
+            ws.send(json.dumps({**frame, "headers": {"X-Test-Wait": key}}))
+        refused = [json.loads(ws.recv(timeout=TIMEOUT)) for _ in range(3)]
+        assert {(r["id"], r["status"]) for r in refused} == {
+            (2, 429),
+            (3, 429),
+            (4, 429),
+        }
+        for _ in range(2):
+            release(key)
+        replies = [json.loads(ws.recv(timeout=TIMEOUT)) for _ in range(2)]
+        assert {(r["id"], r["status"]) for r in replies} == {(0, 200), (1, 200)}
