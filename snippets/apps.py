@@ -5,9 +5,10 @@ class SnippetsConfig(AppConfig):
     name = "snippets"
 
     def ready(self):
-        # Connect the signal handlers that publish change events, and register
-        # the OpenAPI description of the JWT scheme.
-        from snippets import events, schema  # noqa: F401
+        # Connect the signal handlers that publish change events and end
+        # signed-out sessions, and register the OpenAPI description of the JWT
+        # scheme.
+        from snippets import events, schema, tokens  # noqa: F401
         from snippets.views import SnippetViewSet
 
         events.track(SnippetViewSet)

@@ -4,7 +4,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 class JWTAuthenticationScheme(OpenApiAuthenticationExtension):
     """Describe our JWT scheme once: OpenAPI allows one header type, we accept two."""
 
-    target_class = "rest_framework_simplejwt.authentication.JWTAuthentication"
+    target_class = "snippets.tokens.SessionJWTAuthentication"
     name = "jwtAuth"
     priority = 1  # above drf-spectacular's own simplejwt extension
 

@@ -269,7 +269,7 @@ WS_RESUME_MAX_CHANGES = env_int("WS_RESUME_MAX_CHANGES", 100)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # First, so a request without credentials gets 401 and WWW-Authenticate.
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "snippets.tokens.SessionJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
@@ -303,6 +303,9 @@ SIMPLE_JWT = {
     ),
     # A password change ends the tokens issued before it (and subscriptions).
     "CHECK_REVOKE_TOKEN": True,
+    # Access tokens name their session, so that sign-out ends them at once.
+    "TOKEN_OBTAIN_SERIALIZER": "snippets.tokens.SignInSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "snippets.tokens.RefreshSerializer",
 }
 
 SPECTACULAR_SETTINGS = {

@@ -163,3 +163,42 @@ def test_an_event_stream_ends_with_its_credentials(
             stream.next_event()
     finally:
         stream.close()
+
+
+def test_a_signed_out_access_token_is_refused_at_once_on_every_transport(
+    subscriber_server, writer_server, user
+):
+    """After sign-out, the access token of that session gets 401 over HTTP, a
+    socket and an event stream alike, on any process; another session of the
+    same user goes on."""
+    tokens = refresh_token(writer_server, user)
+    other_session = refresh_token(writer_server, user)
+    sign_out(writer_server, tokens)
+    for server in (subscriber_server, writer_server):
+        headers = {"Authorization": f"JWT {tokens['access']}"}
+        reply = requests.get(f"{server.url}{LIST}", headers=headers)
+        assert reply.status_code == 401
+        assert reply.json()["detail"] == "Signed out: sign in again."
+    with connect(subscriber_server.ws_url) as ws:
+        frame = {"id": 1, "method": "SUBSCRIBE", "url": LIST, "token": tokens["access"]}
+        ws.send(json.dumps(frame))
+        assert receive(ws)["status"] == 401
+        subscribe(ws, other_session["access"])
+    stream = EventStream(
+        subscriber_server, LIST, Authorization=f"JWT {tokens['access']}"
+    )
+    try:
+        assert stream.response.status_code == 401
+    finally:
+        stream.close()
+
+
+def test_refreshing_a_deleted_user_s_token_is_401(writer_server, user):
+    tokens = refresh_token(writer_server, user)
+    user.delete()
+    reply = requests.post(
+        f"{writer_server.url}/api/auth/token/refresh/",
+        json={"refresh": tokens["refresh"]},
+    )
+    assert reply.status_code == 401
+    assert reply.json()["code"] == "no_active_account"
