@@ -1,8 +1,13 @@
 """
-Password guessing on Django's own login forms (`/api-auth/login/` and
-`/admin/login/`), limited like the API: DRF's throttles never see these plain
-Django views, and each try costs a full password hash.
+Password guessing, limited per address and per username on every way to sign
+in: Django's own login forms (`/api-auth/login/`, `/admin/login/`), which DRF's
+throttles never see, and the API's token endpoint (`/api/auth/token/`), whose
+address throttle alone let one username be guessed from many addresses. Each try
+costs a full password hash, for a username that does not exist too (Django's
+`ModelBackend` hashes the password anyway, so a guess's time tells nothing).
 """
+
+import json
 
 from django.conf import settings
 from django.http import JsonResponse
@@ -14,7 +19,24 @@ from snippets import throttling
 
 
 def login_paths():
-    return {reverse("rest_framework:login"), reverse("admin:login")}
+    return {
+        reverse("rest_framework:login"),
+        reverse("admin:login"),
+        reverse("token_obtain_pair"),
+    }
+
+
+def username_tried(request):
+    """The username a sign-in names, from a form or a JSON body; `""` if none."""
+    if request.content_type == "application/json":
+        try:
+            body = json.loads(request.body)
+        except ValueError:  # the view answers 400
+            return ""
+        username = body.get("username") if isinstance(body, dict) else None
+    else:
+        username = request.POST.get("username")
+    return username.strip().lower() if isinstance(username, str) else ""
 
 
 class LoginThrottleMiddleware:
@@ -37,7 +59,7 @@ class LoginThrottleMiddleware:
     def refusal(self, request):
         item = throttling.rate_limit_item(settings.LOGIN_THROTTLE_RATE)
         address = BaseThrottle().get_ident(request)
-        username = request.POST.get("username", "").strip().lower()
+        username = username_tried(request)
         keys = [f"login:address:{address}", f"login:username:{username}"]
         try:
             # Both counted, so a guesser cannot spread one over the other.

@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from django.contrib.auth.hashers import MD5PasswordHasher
 from django.contrib.auth.models import User
 from django.test import Client
 from rest_framework.test import APIClient
@@ -114,12 +115,20 @@ def test_exactly_n_of_n_plus_k_admitted_across_two_processes(server_factory):
     assert statuses.count(429) == 35
 
 
-LOGIN_FORMS = ["/api-auth/login/", "/admin/login/"]
+LOGIN_FORMS = ["/api-auth/login/", "/admin/login/", "/api/auth/token/"]
 
 
 def sign_in(path, username, address="192.0.2.1"):
     client = Client(enforce_csrf_checks=False, REMOTE_ADDR=address)
-    return client.post(path, {"username": username, "password": "wrong"})
+    attempt = {"username": username, "password": "wrong"}
+    if path.startswith("/api/"):
+        return client.post(path, attempt, content_type="application/json")
+    return client.post(path, attempt)
+
+
+def wrong_password_status(path):
+    """What a wrong password gets before the limit: a form again, or a 401."""
+    return 401 if path.startswith("/api/") else 200
 
 
 @pytest.mark.parametrize("path", LOGIN_FORMS)
@@ -128,7 +137,7 @@ def test_login_forms_are_throttled_per_address(settings, path):
     whatever username is tried."""
     settings.LOGIN_THROTTLE_RATE = "3/min"
     statuses = [sign_in(path, f"user{n}").status_code for n in range(4)]
-    assert statuses == [200, 200, 200, 429]
+    assert statuses == [wrong_password_status(path)] * 3 + [429]
     refused = sign_in(path, "someone-else")
     assert refused.status_code == 429
     assert 1 <= int(refused["Retry-After"]) <= 60
@@ -141,4 +150,22 @@ def test_login_forms_are_throttled_per_username(settings, path):
     statuses = [
         sign_in(path, "alice", address=f"192.0.2.{n}").status_code for n in range(4)
     ]
-    assert statuses == [200, 200, 200, 429]
+    assert statuses == [wrong_password_status(path)] * 3 + [429]
+
+
+@pytest.mark.django_db
+def test_a_guess_for_an_unknown_user_costs_a_password_hash_too(monkeypatch):
+    """Signing in as a user that does not exist hashes the password all the same,
+    so the time a guess takes does not tell which usernames exist."""
+    User.objects.create_user("known", password="right")
+    hashed = []
+    encode = MD5PasswordHasher.encode
+    monkeypatch.setattr(
+        MD5PasswordHasher,
+        "encode",
+        lambda self, *args: hashed.append(1) or encode(self, *args),
+    )
+    for username in ("known", "unknown"):
+        hashed.clear()
+        assert sign_in("/api/auth/token/", username).status_code == 401
+        assert len(hashed) == 1, username
