@@ -8,6 +8,9 @@ export PATH := $(BIN):$(PATH)
 # Debian's Chromium; Playwright never downloads a browser of its own.
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_WORKERS ?= 2
+# `make run` serves the development key: this machine only, unless told
+# otherwise (`make run HOST=0.0.0.0`).
+HOST ?= 127.0.0.1
 # The peer the bridge is measured against gets a virtualenv of its own.
 PEER_VENV := bench/.peer-venv
 
@@ -15,7 +18,7 @@ PEER_VENV := bench/.peer-venv
 
 # The web process applies migrations itself as it starts (bin/web).
 run: install static
-	python -m snippets.localredis run -- honcho start
+	HOST=$(HOST) python -m snippets.localredis run -- honcho start
 
 test: install-dev chromium static
 	python -m snippets.localredis run --name test-redis -- \

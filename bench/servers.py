@@ -29,6 +29,7 @@ def bench_env(**overrides):
         REDIS_KEY_PREFIX="bench",
         ANON_THROTTLE_RATE="100000000/min",
         USER_THROTTLE_RATE="100000000/min",
+        LOGIN_THROTTLE_RATE="100000000/min",
         WS_THREADS=str(THREADS),
         WS_MAX_CONNECTIONS="20000",
         # Load from one address, as fast as it goes: no limit may shed it.
@@ -37,6 +38,8 @@ def bench_env(**overrides):
         WS_MAX_QUEUED_REQUESTS="100000",
         # Per-request INFO lines off for every server alike (gthread logs none).
         LOG_LEVEL="WARNING",
+        # Production settings, served over plain HTTP on loopback.
+        SECURE_SSL_REDIRECT="false",
         PYTHONPATH=str(PROJECT_DIR),
     )
     env.update({key: str(value) for key, value in overrides.items()})

@@ -30,3 +30,28 @@ def healthz(request):
     if failing:
         return JsonResponse({"status": "unavailable", "failing": failing}, status=503)
     return JsonResponse({"status": "ok"})
+
+
+class HealthCheckMiddleware:
+    """Answer `/healthz` before anything judges the request's `Host`: a platform's
+    health check may call it by the machine's address. No other path is served
+    for a host outside `ALLOWED_HOSTS`."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path == "/healthz":
+            return healthz(request)
+        return self.get_response(request)
+
+
+class OneLineWarning(logging.Filter):
+    """Log a record as one WARNING line, without its traceback. A request for a
+    host we do not serve is a client's mistake (or a scanner's), not an error of
+    ours; a traceback for each would bury the log."""
+
+    def filter(self, record):
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info = record.exc_text = None
+        return True

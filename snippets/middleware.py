@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 from rest_framework.throttling import BaseThrottle
 
 from snippets import throttling
+from wsserver.addresses import address_group
 
 
 def login_paths():
@@ -58,7 +59,7 @@ class LoginThrottleMiddleware:
 
     def refusal(self, request):
         item = throttling.rate_limit_item(settings.LOGIN_THROTTLE_RATE)
-        address = BaseThrottle().get_ident(request)
+        address = address_group(BaseThrottle().get_ident(request))
         username = username_tried(request)
         keys = [f"login:address:{address}", f"login:username:{username}"]
         try:

@@ -19,6 +19,8 @@ from redis.exceptions import RedisError
 from rest_framework import status, throttling
 from rest_framework.exceptions import APIException
 
+from wsserver.addresses import address_group
+
 log = logging.getLogger(__name__)
 
 
@@ -58,6 +60,10 @@ class RedisRateThrottle(throttling.SimpleRateThrottle):
     """A `SimpleRateThrottle` whose history lives in Redis, updated atomically."""
 
     retry_after = None
+
+    def get_ident(self, request):
+        """The client's address (as `NUM_PROXIES` trusts), an IPv6 one by its /64."""
+        return address_group(super().get_ident(request))
 
     def allow_request(self, request, view):
         """Return `True` if the request should be allowed; count it if so."""

@@ -173,6 +173,9 @@ def server_env(**overrides):
         PYTHONUNBUFFERED="1",
         ANON_THROTTLE_RATE="100000/min",
         USER_THROTTLE_RATE="100000/min",
+        LOGIN_THROTTLE_RATE="100000/min",
+        # Production settings, served over plain HTTP on loopback.
+        SECURE_SSL_REDIRECT="false",
     )
     env.update({key: str(value) for key, value in overrides.items()})
     return env

@@ -1,8 +1,14 @@
 """app.json: the platform manifest agrees with the Procfile, README and settings."""
 
 import json
+import os
 import re
+import secrets
+import subprocess
+import sys
 from pathlib import Path
+
+from wsserver.gunicorn_conf import bind_address
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 APP_JSON = PROJECT_DIR / "app.json"
@@ -82,3 +88,63 @@ def test_every_app_json_env_var_is_read_by_the_code():
         if f'"{name}"' not in source and f"'{name}'" not in source:
             unread.append(f"{name} (expected in {reader.relative_to(PROJECT_DIR)})")
     assert not unread, f"app.json env vars no code reads: {unread}"
+
+
+def app_json_environment(**platform):
+    """The environment a deploy from app.json runs with: its values, a generated
+    secret, the host name the user gives, and what the add-ons set."""
+    env = {
+        name: spec["value"]
+        for name, spec in load_app_json()["env"].items()
+        if "value" in spec
+    }
+    return {
+        **env,
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "my-snippets.herokuapp.com",
+        **platform,
+    }
+
+
+def test_the_deploy_settings_pass_django_s_deploy_checklist(tmp_path):
+    """`manage.py check --deploy` finds nothing to warn about under app.json's
+    environment: HTTPS only, HSTS, secure cookies, the proxy's HTTPS header."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DEBUG", "DJANGO_SETTINGS_MODULE")
+    }
+    env.update(
+        app_json_environment(
+            DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            REDIS_URL="redis://redis.invalid:6379",  # the check needs none
+        )
+    )
+    check = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert check.returncode == 0, check.stderr
+    assert "no issues" in check.stdout
+
+
+def test_app_json_makes_the_user_name_their_own_host():
+    """No pre-filled host: `.herokuapp.com` would serve any app's host name."""
+    hosts = load_app_json()["env"]["ALLOWED_HOSTS"]
+    assert hosts["required"] is True and "value" not in hosts
+
+
+def test_make_run_listens_on_this_machine_only_unless_told():
+    """`make run` serves the development key: 127.0.0.1 unless HOST says."""
+    for host, shown in [(None, "HOST=127.0.0.1"), ("0.0.0.0", "HOST=0.0.0.0")]:
+        command = ["make", "-n", "run"] + ([f"HOST={host}"] if host else [])
+        dry = subprocess.run(
+            command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60
+        )
+        assert f"{shown} python -m snippets.localredis run -- honcho" in dry.stdout
+    assert bind_address("127.0.0.1", "5000") == "127.0.0.1:5000"
+    assert bind_address("::1", "5000") == "[::1]:5000"

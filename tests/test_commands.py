@@ -48,6 +48,8 @@ def deploy_env(**variables):
         ALLOWED_HOSTS="127.0.0.1,localhost",
         DATABASE_URL=database_url(),
         REDIS_URL=settings.REDIS_URL,
+        # Production settings, served over plain HTTP on loopback.
+        SECURE_SSL_REDIRECT="false",
         **variables,
     )
 

@@ -9,19 +9,21 @@ import asyncio
 import contextlib
 import functools
 import json
+import re
 import socket
 import threading
 
 import pytest
 from django.conf import settings
 from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.httpserver import HTTPServer
 from tornado.testing import AsyncHTTPTestCase, gen_test
 from tornado.websocket import websocket_connect
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as sync_connect
 
 from tests.conftest import EVENT_TIMEOUT_SECONDS
-from wsserver.app import SocketApplication
+from wsserver.app import OnePort, SocketApplication
 from wsserver.budget import FrameBudget
 from wsserver.config import ServerConfig
 from wsserver.history import History
@@ -72,6 +74,10 @@ class StubApp:
             body = json.dumps({"filler": "x" * int(path.removeprefix("/big/"))})
         elif path == "/page/":
             headers, body = [("Content-Type", "text/html")], "<p>a page</p>"
+        elif path == "/body/":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            seen = environ["wsgi.input"].read(length).decode("latin-1")
+            body = json.dumps({"method": environ["REQUEST_METHOD"], "body": seen})
         elif path == "/headers/":
             body = json.dumps(
                 {k: v for k, v in environ.items() if k.startswith("HTTP_")}
@@ -101,6 +107,9 @@ class HandlerTestCase(AsyncHTTPTestCase):
             config=ServerConfig.from_settings(**self.config),
             history=history,
         )
+
+    def get_http_server(self):
+        return HTTPServer(OnePort(self._app), **self.get_httpserver_options())
 
     def tearDown(self):
         for gate in self.wsgi_app.gates.values():
@@ -348,7 +357,11 @@ class TestIdle(HandlerTestCase):
 
 
 class TestBusy(HandlerTestCase):
-    config = {"threads": 1, "max_queued_requests": 0}
+    config = {
+        "threads": 1,
+        "max_queued_requests": 0,
+        "allowed_origins": ("https://listed.example",),
+    }
 
     @gen_test
     async def test_a_full_queue_answers_503_at_once_on_both_transports(self):
@@ -358,9 +371,17 @@ class TestBusy(HandlerTestCase):
         await self.wsgi_app.arrived("busy")
         refused = await self.ask(ws, id="next", url="/a/")
         assert (refused["id"], refused["status"]) == ("next", 503)
-        response = await self.http_client.fetch(self.get_url("/a/"), raise_error=False)
+        response = await self.http_client.fetch(
+            self.get_url("/a/"),
+            headers={"Origin": "https://listed.example"},
+            raise_error=False,
+        )
         assert response.code == 503
         assert response.headers["Retry-After"] == "1"
+        # A page on a listed origin can read the refusal, as Django's answers.
+        assert response.headers["Access-Control-Allow-Origin"] == (
+            "https://listed.example"
+        )
         self.wsgi_app.gate("busy").set()
         assert (await self.receive(ws))["id"] == "slow"
         assert (await self.ask(ws, id="after", url="/a/"))["status"] == 200
@@ -438,22 +459,66 @@ class TestSubscribeOnlyJson(HandlerTestCase):
         assert not self._app.hub.fanout.paths
 
 
-class TestHttpPath(HandlerTestCase):
-    config = {"request_max_bytes": 1000}
+# Requests Tornado's own handlers refuse: a method they do not list, a form body
+# they cannot parse (encoded, or a part with an empty name).
+AS_SENT = [
+    ("TRACE", b"", b""),
+    ("QUERY", b"Content-Type: application/json\r\n", b'{"q": 1}'),
+    (
+        "POST",
+        b"Content-Type: application/x-www-form-urlencoded\r\n"
+        b"Content-Encoding: gzip\r\n",
+        b"a=1",
+    ),
+    (
+        "POST",
+        b"Content-Type: multipart/form-data; boundary=b\r\n",
+        b'--b\r\nContent-Disposition: form-data; name=""\r\n\r\nx\r\n--b--\r\n',
+    ),
+]
 
-    @gen_test
-    async def test_body_over_the_limit_is_413_before_it_is_read(self):
-        """A Content-Length over REQUEST_MAX_BYTES is refused at once."""
+
+class TestHttpPath(HandlerTestCase):
+    config = {"request_max_bytes": 1000, "allowed_origins": ("https://listed.example",)}
+
+    async def raw(self, request: bytes) -> bytes:
+        """Send `request` as it is; the response's head and as much body as came."""
         reader, writer = await asyncio.open_connection(
             "127.0.0.1", self.get_http_port()
         )
-        writer.write(
+        writer.write(request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(re.search(rb"Content-Length: (\d+)", head, re.I)[1])
+        body = await reader.readexactly(length)
+        writer.close()
+        return head + body
+
+    @gen_test
+    async def test_body_over_the_limit_is_413_before_it_is_read(self):
+        """A Content-Length over REQUEST_MAX_BYTES is refused at once, readable
+        by a page on a listed origin."""
+        response = await self.raw(
             b"POST /a/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Origin: https://listed.example\r\n"
             b"Content-Length: 60000000\r\n\r\n" + b"x" * 1000
         )
-        status_line = await reader.readline()
-        writer.close()
-        assert status_line.startswith(b"HTTP/1.1 413 ")
+        assert response.startswith(b"HTTP/1.1 413 ")
+        assert b"Access-Control-Allow-Origin: https://listed.example" in response
+
+    @gen_test
+    async def test_the_app_gets_every_request_as_sent(self):
+        """Any method, any body: Tornado neither refuses nor parses them first
+        (Django answers what it makes of them)."""
+        for method, headers, body in AS_SENT:
+            response = await self.raw(
+                f"{method} /body/ HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode()
+                + headers
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            assert response.startswith(b"HTTP/1.1 200 "), (method, headers)
+            seen = json.loads(response.split(b"\r\n\r\n", 1)[1])
+            assert seen == {"method": method, "body": body.decode()}
 
     @gen_test
     async def test_underscored_forwarding_headers_are_dropped(self):

@@ -64,3 +64,14 @@ def test_healthz_unpickles_nothing_from_redis(settings, tmp_path):
         get_redis().set(key, value)
     assert Client().get("/healthz").status_code == 200
     assert not proof.exists()
+
+
+def test_health_answers_any_host_and_nothing_else_does(caplog):
+    """A platform's health check by address gets its answer; any other path for
+    a host not served is 400, logged as one WARNING line without a traceback."""
+    assert Client().get("/healthz", HTTP_HOST="10.1.2.3").status_code == 200
+    caplog.clear()
+    assert Client().get("/api/", HTTP_HOST="10.1.2.3").status_code == 400
+    [record] = [r for r in caplog.records if r.name.startswith("django.security")]
+    assert (record.levelname, record.exc_info) == ("WARNING", None)
+    assert "10.1.2.3" in record.getMessage()

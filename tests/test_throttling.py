@@ -11,6 +11,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from snippets import throttling
+from wsserver.addresses import address_group
 
 pytestmark = pytest.mark.django_db
 
@@ -169,3 +170,27 @@ def test_a_guess_for_an_unknown_user_costs_a_password_hash_too(monkeypatch):
         hashed.clear()
         assert sign_in("/api/auth/token/", username).status_code == 401
         assert len(hashed) == 1, username
+
+
+def test_an_ipv6_client_is_judged_by_its_64(anon_rate):
+    """Addresses of one /64 share one budget; another /64 has its own."""
+    anon_rate("2/min")
+    client = APIClient()
+    same_64 = ["2001:db8:1:2::1", "2001:db8:1:2:ffff::9", "2001:db8:1:2::abcd"]
+    statuses = [get(client, REMOTE_ADDR=a).status_code for a in same_64]
+    assert statuses == [200, 200, 429]
+    assert get(client, REMOTE_ADDR="2001:db8:1:3::1").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("address", "group"),
+    [
+        ("192.0.2.7", "192.0.2.7"),
+        ("2001:db8::1", "2001:db8::/64"),
+        ("[2001:db8:0:0:8::1]", "2001:db8::/64"),
+        ("::ffff:192.0.2.7", "192.0.2.7"),
+        ("not an address", "not an address"),
+    ],
+)
+def test_addresses_are_grouped_as_every_limit_judges_them(address, group):
+    assert address_group(address) == group

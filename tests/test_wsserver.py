@@ -323,3 +323,12 @@ def test_subscriptions_sent_together_count_against_the_cap(server_factory):
             release(key)
         replies = [json.loads(ws.recv(timeout=TIMEOUT)) for _ in range(2)]
         assert {(r["id"], r["status"]) for r in replies} == {(0, 200), (1, 200)}
+
+
+@pytest.mark.parametrize("method", ["TRACE", "QUERY", "BREW"])
+def test_a_method_the_api_does_not_take_is_django_s_405_with_allow(web_server, method):
+    """Django answers any method, as RFC 9110 asks: 405, an `Allow` header, JSON."""
+    response = requests.request(method, f"{web_server.url}/api/snippets/")
+    assert response.status_code == 405
+    assert "GET" in response.headers["Allow"]
+    assert "detail" in response.json()

@@ -11,6 +11,7 @@ from functools import partial
 import tornado.web
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import PeriodicCallback
+from tornado.routing import AnyMatches, PathMatches, RuleRouter
 
 from wsserver.bridge import Bridge
 from wsserver.config import ServerConfig
@@ -26,7 +27,8 @@ EVENT_STREAM_PATH = r"/ws/events"
 
 
 class SocketApplication(tornado.web.Application):
-    """`/ws/api` through the bridge; every other path to the WSGI app.
+    """`/ws/api` through the bridge and `/ws/events`; every other path to the
+    WSGI app, untouched by Tornado's handlers (`OnePort`).
 
     Both share one bounded thread pool and its queue, so Django never runs on
     the IOLoop and a flood of either kind is refused, not queued without end.
@@ -38,12 +40,11 @@ class SocketApplication(tornado.web.Application):
         self.hub = Hub(
             bridge=Bridge(wsgi_app), executor=executor, history=history, config=config
         )
-        django = DjangoContainer(wsgi_app, hub=self.hub)
+        self.django = DjangoContainer(wsgi_app, hub=self.hub)
         super().__init__(
             [
                 (WEBSOCKET_PATH, ApiSocketHandler),
                 (EVENT_STREAM_PATH, EventStreamHandler),
-                (r".*", tornado.web.FallbackHandler, {"fallback": django}),
             ],
             websocket_max_message_size=config.max_message_bytes,
             # No `websocket_ping_interval`: Tornado would keep a task per socket
@@ -51,9 +52,24 @@ class SocketApplication(tornado.web.Application):
             log_function=log_request,
         )
 
+
+class OnePort(RuleRouter):
+    """What the port serves: the socket and the event stream by Tornado's
+    handlers, every other request by Django as it was sent; bodies past
+    `REQUEST_MAX_BYTES` refused (413) before they are read."""
+
+    def __init__(self, app: SocketApplication):
+        self.app = app
+        socket_paths = f"(?:{WEBSOCKET_PATH}|{EVENT_STREAM_PATH})$"
+        super().__init__([(PathMatches(socket_paths), app), (AnyMatches(), app.django)])
+
     def start_request(self, server_conn, request_conn):
-        delegate = super().start_request(server_conn, request_conn)
-        return BodyLimit(delegate, request_conn, limit=self.config.request_max_bytes)
+        return BodyLimit(
+            super().start_request(server_conn, request_conn),
+            request_conn,
+            limit=self.app.config.request_max_bytes,
+            allowed_origins=self.app.config.allowed_origins,
+        )
 
 
 def make_app(**config_overrides) -> SocketApplication:
@@ -92,7 +108,7 @@ def make_server(app: SocketApplication) -> HTTPServer:
     ).start()
     PeriodicCallback(app.hub.keep_alive, config.ping_interval_seconds * 1000).start()
     return HTTPServer(
-        app,
+        OnePort(app),
         # Tornado's default is an hour; a trickled handshake must not hold a slot.
         idle_connection_timeout=config.handshake_timeout_seconds,
         # ...nor a trickled body, which Tornado would otherwise wait for forever.

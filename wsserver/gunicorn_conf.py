@@ -21,10 +21,17 @@ def dual_stack_available():
     return not v6only
 
 
-# `[::]` where the platform has IPv6 (it accepts IPv4 too), as gunicorn's docs and
-# Heroku's starter do; plain IPv4 where it has not.
-port = os.environ.get("PORT", "5000")
-bind = f"[::]:{port}" if dual_stack_available() else f"0.0.0.0:{port}"
+def bind_address(host: str | None, port: str) -> str:
+    """`HOST:PORT`; with no `HOST`, every address: `[::]` where the platform has
+    IPv6 (it accepts IPv4 too), as gunicorn's docs and Heroku's starter do,
+    plain IPv4 where it has not. (`make run` sets `HOST=127.0.0.1`: it serves
+    the development key, so only this machine may reach it.)"""
+    if host:
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return f"[::]:{port}" if dual_stack_available() else f"0.0.0.0:{port}"
+
+
+bind = bind_address(os.environ.get("HOST"), os.environ.get("PORT", "5000"))
 workers = int(os.environ.get("WEB_CONCURRENCY", 2))
 worker_class = "wsserver.worker.WebWorker"
 # Longer than the WebSocket drain (WS_DRAIN_SECONDS), so workers close cleanly.

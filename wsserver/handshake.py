@@ -9,6 +9,7 @@ from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 from tornado.httputil import HTTPServerRequest
 
+from wsserver.addresses import address_group
 from wsserver.bridge import Peer
 
 PROXY_HEADERS = ("X-Forwarded-For", "X-Forwarded-Proto")
@@ -94,7 +95,10 @@ class ClientConnection:
     before any upgrade or stream begins."""
 
     def initialize(self):
-        self.address = client_address(self.request, num_proxies=self.config.num_proxies)
+        # As the per-address limits judge it (an IPv6 client by its /64).
+        self.address = address_group(
+            client_address(self.request, num_proxies=self.config.num_proxies)
+        )
 
     # Read from the application, not kept on each connection (see SocketState).
     hub = property(lambda self: self.application.hub)

@@ -1,4 +1,5 @@
-"""Every path but `/ws/api`: Django over WSGI, with the limits a public server needs."""
+"""Every path but the socket's and the event stream's: Django over WSGI, each request
+handed over exactly as sent, with the limits a public server needs."""
 
 from __future__ import annotations
 
@@ -43,18 +44,29 @@ def log_path(status: int, request: httputil.HTTPServerRequest) -> None:
     )  # fmt: skip
 
 
-class DjangoContainer(WSGIContainer):
+class DjangoContainer(WSGIContainer, httputil.HTTPServerConnectionDelegate):
     """Tornado's WSGI container on the hub's threads, counted in the hub, so that
-    a drain waits for HTTP requests too and a full queue answers 503 at once."""
+    a drain waits for HTTP requests too and a full queue answers 503 at once.
+
+    Requests reach it whole and untouched (`WholeRequest`): not through
+    Tornado's `RequestHandler`, which parses form bodies (answering its own 400
+    to what Django would take) and refuses methods it does not list (a 405
+    without `Allow`). Django decides both."""
 
     def __init__(self, wsgi_app: WSGIApp, *, hub: Hub):
         super().__init__(as_http_servers_do(wsgi_app), executor=hub.executor)
         self.hub = hub
 
+    def start_request(self, server_conn, request_conn) -> httputil.HTTPMessageDelegate:
+        return WholeRequest(self, request_conn)
+
     def __call__(self, request: httputil.HTTPServerRequest) -> None:
         if self.hub.full:
             detail = "Server is busy; retry shortly."
-            return respond(request, 503, {"detail": detail}, retry_after=1)
+            origins = self.hub.config.allowed_origins
+            return respond(
+                request, 503, {"detail": detail}, retry_after=1, allowed_origins=origins
+            )
         self.hub.enter()
         IOLoop.current().spawn_callback(self._handle_counted, request)
 
@@ -76,12 +88,56 @@ class DjangoContainer(WSGIContainer):
         log_path(status_code, request)
 
 
+class WholeRequest(httputil.HTTPMessageDelegate):
+    """One request, read whole, then handed to `handle` as it was sent."""
+
+    __slots__ = ("handle", "connection", "request", "chunks")
+
+    def __init__(self, handle, connection):
+        self.handle = handle
+        self.connection = connection
+        self.chunks: list[bytes] = []
+
+    def headers_received(self, start_line, headers):
+        self.request = httputil.HTTPServerRequest(
+            connection=self.connection, start_line=start_line, headers=headers
+        )
+
+    def data_received(self, chunk):
+        self.chunks.append(chunk)
+
+    def finish(self):
+        self.request.body = b"".join(self.chunks)
+        self.chunks = []
+        self.handle(self.request)
+
+    def on_connection_close(self):
+        self.chunks = []
+
+
+def refusal_headers(
+    headers: httputil.HTTPHeaders, *, allowed_origins: tuple[str, ...]
+) -> dict:
+    """What a refusal the server makes itself carries besides its body, for a
+    request with `headers`: what lets a page on another origin (listed in
+    `ALLOWED_ORIGINS`) read it, as Django's answers would."""
+    origin = headers.get("Origin")
+    if origin is None or origin not in allowed_origins:
+        return {}
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Expose-Headers": "Retry-After",
+        "Vary": "Origin",
+    }
+
+
 def respond(
     request: httputil.HTTPServerRequest,
     status: int,
     data: dict,
     *,
     retry_after: int | None = None,
+    allowed_origins: tuple[str, ...] = (),
 ) -> None:
     """Answer `request` with a JSON body, from the IOLoop, without Django."""
     body = json.dumps(data).encode()
@@ -90,6 +146,7 @@ def respond(
     )
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
+    headers.update(refusal_headers(request.headers, allowed_origins=allowed_origins))
     reason = httputil.responses.get(status, "Unknown")
     start_line = httputil.ResponseStartLine("HTTP/1.1", status, reason)
     request.connection.write_headers(start_line, headers, chunk=body)
@@ -120,25 +177,30 @@ class BodyLimit(httputil.HTTPMessageDelegate):
     reading any of its body. (A chunked body passing the limit is cut off by
     Tornado's own `max_body_size`, with 400.)"""
 
-    __slots__ = ("connection", "delegate", "limit")  # one a connection
+    __slots__ = ("connection", "delegate", "limit", "allowed_origins")  # per connection
 
-    def __init__(self, delegate, connection, *, limit: int):
+    def __init__(self, delegate, connection, *, limit: int, allowed_origins=()):
         self.delegate = delegate
         self.connection = connection
         self.limit = limit
+        self.allowed_origins = allowed_origins
 
     def headers_received(self, start_line, headers):
         length = headers.get("Content-Length", "")
         if length.isdigit() and int(length) > self.limit:
-            self._refuse(int(length))
+            self._refuse(int(length), headers)
             return None
         return self.delegate.headers_received(start_line, headers)
 
-    def _refuse(self, length: int) -> None:
+    def _refuse(self, length: int, headers: httputil.HTTPHeaders) -> None:
         body = json.dumps({"detail": f"Request body larger than {self.limit} bytes."})
-        head = (
-            "HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        cors = refusal_headers(headers, allowed_origins=self.allowed_origins)
+        head = "".join(
+            [
+                "HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\n",
+                *(f"{name}: {value}\r\n" for name, value in cors.items()),
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n",
+            ]
         )
         # Detached, the connection reads no more of this request.
         stream = self.connection.detach()
