@@ -551,3 +551,16 @@ class TestHttpPath(HandlerTestCase):
         reply = await self.ask(ws, url="/cookie/")
         assert reply["status"] == 200
         assert "Set-Cookie" not in reply["headers"]
+
+
+class TestPerAddressCap(HandlerTestCase):
+    config = {"max_connections_per_address": 1, "num_proxies": 1}
+
+    @gen_test
+    async def test_an_ipv6_client_is_capped_by_its_64(self):
+        """Two addresses of one /64 share one connection slot; another /64 not."""
+        await self.connect(**{"X-Forwarded-For": "2001:db8:1:2::1"})
+        with pytest.raises(HTTPClientError) as refused:
+            await self.connect(**{"X-Forwarded-For": "2001:db8:1:2::99"})
+        assert refused.value.code == 429
+        await self.connect(**{"X-Forwarded-For": "2001:db8:1:3::1"})
