@@ -14,13 +14,13 @@ HOST ?= 127.0.0.1
 # The peer the bridge is measured against gets a virtualenv of its own.
 PEER_VENV := bench/.peer-venv
 
-.PHONY: run test lint bench clean install install-dev chromium static
+.PHONY: run test lint bench clean install install-dev chromium node static
 
 # The web process applies migrations itself as it starts (bin/web).
 run: install static
 	HOST=$(HOST) python -m snippets.localredis run -- honcho start
 
-test: install-dev chromium static
+test: install-dev chromium node static tests/asyncapi/node_modules/.installed
 	python -m snippets.localredis run --name test-redis -- \
 		pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
@@ -57,6 +57,17 @@ chromium:
 		echo "Installing Debian's chromium for the browser tests"; \
 		$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
 		$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq chromium; }
+
+# The official AsyncAPI parser checks /api/asyncapi.json in the suite.
+node:
+	@command -v npm >/dev/null || { \
+		echo "Installing Debian's nodejs and npm for the AsyncAPI check"; \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq nodejs npm; }
+
+tests/asyncapi/node_modules/.installed: tests/asyncapi/package-lock.json
+	npm ci --prefix tests/asyncapi --no-audit --no-fund --loglevel=error
+	touch $@
 
 # What a Heroku-style build does: collect static files with their manifest.
 static: staticfiles/staticfiles.json

@@ -42,7 +42,15 @@ POSITION = {
 
 
 def asyncapi_json(request):
-    document = {**described(), "servers": {"api": server(request)}}
+    document = described()
+    info = {
+        **document["info"],
+        "externalDocs": {  # a URI, as the specification asks: absolute
+            "description": "The same operations over HTTP (OpenAPI 3)",
+            "url": request.build_absolute_uri(reverse("schema")),
+        },
+    }
+    document = {**document, "info": info, "servers": {"api": server(request)}}
     return JsonResponse(document, json_dumps_params={"indent": 1})
 
 
@@ -62,8 +70,11 @@ def described() -> dict:
     for path, methods in openapi["paths"].items():
         for method, operation in methods.items():
             builder.add_operation(path, method, operation)
+            if method == "get":
+                builder.add_operation(path, method, operation, "HEAD")
             if method == "get" and json_response(operation):
                 builder.add_subscription(path, operation)
+        builder.add_options(path)
     info = openapi["info"]
     return {
         "asyncapi": "3.0.0",
@@ -71,16 +82,15 @@ def described() -> dict:
             "title": info["title"],
             "version": info["version"],
             "description": info.get("description", ""),
-            "externalDocs": {
-                "description": "The same operations over HTTP (OpenAPI 3)",
-                "url": reverse("schema"),
-            },
         },
         "defaultContentType": "application/json",
         "channels": {"api": builder.channel()},
         "operations": builder.operations,
         "components": {
-            "schemas": json_schema(openapi["components"]["schemas"]),
+            "schemas": {
+                **json_schema(openapi["components"]["schemas"]),
+                **builder.payloads,
+            },
             "messages": builder.messages,
         },
     }
@@ -91,14 +101,21 @@ class Builder:
 
     def __init__(self, openapi):
         self.openapi = openapi
-        self.messages: dict = {"protocol_error": protocol_error()}
+        self.messages: dict = {}
+        self.payloads: dict = {}
         self.operations: dict = {}
+        self.message("protocol_error", PROTOCOL_ERROR, PROTOCOL_ERROR_SUMMARY)
 
     def message(self, name, payload, summary, **extensions):
+        """Add message `name`; its payload is a named schema, so that code
+        generators name their models after it (not `AnonymousSchema_N`)."""
+        title = "".join(part.capitalize() for part in name.split("_"))
+        self.payloads[title] = {"title": title, **payload}
         self.messages[name] = {
             "name": name,
+            "title": title,
             "summary": summary,
-            "payload": payload,
+            "payload": {"$ref": f"#/components/schemas/{title}"},
             **extensions,
         }
         return {"$ref": f"#/channels/api/messages/{name}"}
@@ -138,6 +155,30 @@ class Builder:
             "action": "send",
             "channel": CHANNEL,
             "summary": operation.get("summary") or f"{wire_method} {path}",
+            "messages": [request],
+            "reply": {"channel": CHANNEL, "messages": [reply, error]},
+        }
+
+    def add_options(self, path):
+        """OPTIONS on `path`: what DRF says of the view (its metadata)."""
+        name = re.sub(r"\W+", "_", path).strip("_") + "_options"
+        request = self.message(
+            f"{name}_request",
+            request_envelope(path, "OPTIONS", None),
+            f"OPTIONS {path}",
+            **{"x-path": path},
+        )
+        described = {"type": "object", "description": "The view, as DRF describes it."}
+        reply = self.message(
+            f"{name}_reply",
+            reply_envelope("OPTIONS", {200: described}, False),
+            f"The reply to OPTIONS {path}",
+        )
+        error = {"$ref": "#/channels/api/messages/protocol_error"}
+        self.operations[name] = {
+            "action": "send",
+            "channel": CHANNEL,
+            "summary": f"OPTIONS {path}",
             "messages": [request],
             "reply": {"channel": CHANNEL, "messages": [reply, error]},
         }
@@ -200,10 +241,20 @@ def responses(operation) -> dict:
     return found
 
 
+def any_case(word):
+    """A pattern matching `word` in any case: methods are case-insensitive."""
+    return "^" + "".join(f"[{c.upper()}{c.lower()}]" for c in word) + "$"
+
+
 def request_envelope(path, method, data):
     properties = {
         "id": MESSAGE_ID,
-        "method": {"const": method},
+        "method": {
+            "type": "string",
+            "pattern": any_case(method),
+            "default": method,
+            "description": f"{method}, in any case.",
+        },
         "url": {"type": "string", "pattern": url_pattern(path)},
         "token": {"type": "string", "description": "A JWT access token."},
         "headers": HEADERS,
@@ -217,6 +268,8 @@ def request_envelope(path, method, data):
 
 
 def reply_envelope(method, statuses, subscribe):
+    if method == "HEAD":  # headers only
+        statuses = dict.fromkeys(statuses)
     properties = {
         "id": MESSAGE_ID,
         "status": {"type": "integer"},
@@ -244,7 +297,7 @@ def reply_envelope(method, statuses, subscribe):
     ]
     envelope = {
         "type": "object",
-        "required": ["id", "status", "headers"],
+        "required": ["status", "headers"],  # `id` too, if the request had one
         "properties": properties,
     }
     return {"allOf": [envelope, *cases]} if cases else envelope
@@ -318,23 +371,19 @@ def live_paths(openapi):
     return found
 
 
-def protocol_error():
-    return {
-        "name": "protocol_error",
-        "summary": "An error the server answers itself, before Django",
-        "payload": {
-            "type": "object",
-            "required": ["id", "status", "headers", "data"],
-            "properties": {
-                "id": {"type": ["string", "number", "null"]},
-                "status": {"enum": [400, 429, 500, 503]},
-                "method": {"type": ["string", "null"]},
-                "url": {"type": ["string", "null"]},
-                "headers": HEADERS,
-                "data": DETAIL,
-            },
-        },
-    }
+PROTOCOL_ERROR_SUMMARY = "An error the server answers itself, before Django"
+PROTOCOL_ERROR = {
+    "type": "object",
+    "required": ["status", "headers", "data"],
+    "properties": {
+        "id": {**MESSAGE_ID, "description": "The request's, if it could be read."},
+        "status": {"enum": [400, 429, 500, 503]},
+        "method": {**STRING, "description": "The request's, if it could be read."},
+        "url": {**STRING, "description": "The request's, if it could be read."},
+        "headers": HEADERS,
+        "data": DETAIL,
+    },
+}
 
 
 LIMITS = (

@@ -5,6 +5,8 @@ nothing else; and `/api/playground/`, which sends them."""
 
 import copy
 import json
+import re
+import subprocess
 from pathlib import Path
 
 import jsonschema
@@ -21,6 +23,33 @@ from tests.contract import (
 ASYNCAPI_SCHEMA = json.loads(
     (Path(__file__).parent / "schemas" / "asyncapi-3.0.0.json").read_text()
 )
+
+
+PARSER = Path(__file__).parent / "asyncapi" / "validate.mjs"
+
+
+def test_the_official_asyncapi_parser_reads_the_document_as_served():
+    """`@asyncapi/parser` (what `asyncapi validate` runs) finds no error, and
+    every message's payload has a name for code generators to use."""
+    served = Client(HTTP_HOST="localhost").get("/api/asyncapi.json").content
+    parsed = subprocess.run(
+        ["node", str(PARSER)], input=served, capture_output=True, timeout=120
+    )
+    assert parsed.returncode == 0, parsed.stderr.decode()
+    report = json.loads(parsed.stdout)
+    assert report == {"errors": [], "anonymous": [], "parsed": True}
+
+
+def test_the_official_parser_check_catches_an_invalid_document():
+    document = copy.deepcopy(asyncapi_document())
+    document["info"]["externalDocs"] = {"url": "/relative"}
+    parsed = subprocess.run(
+        ["node", str(PARSER)],
+        input=json.dumps(document).encode(),
+        capture_output=True,
+        timeout=120,
+    )
+    assert json.loads(parsed.stdout)["errors"]
 
 
 def errors(document):
@@ -46,6 +75,8 @@ def test_every_openapi_operation_appears_and_nothing_else():
         for method, operation in methods.items():
             name = operation["operationId"]
             expected.add(name)
+            if method == "get":
+                expected.add(f"{name}_head")
             content = [r.get("content", {}) for r in operation["responses"].values()]
             if method == "get" and any("application/json" in c for c in content):
                 expected |= {
@@ -53,6 +84,9 @@ def test_every_openapi_operation_appears_and_nothing_else():
                     f"{name}_unsubscribe",
                     f"{name}_events",
                 }
+    expected |= {
+        re.sub(r"\W+", "_", path).strip("_") + "_options" for path in openapi["paths"]
+    }
     assert set(asyncapi_document()["operations"]) == expected
     assert "/api/asyncapi.json" not in openapi["paths"]
     assert "/api/playground/" not in openapi["paths"]
@@ -62,7 +96,7 @@ def test_both_documents_name_the_same_api_and_point_at_each_other():
     openapi, asyncapi = openapi_document(), asyncapi_document()
     assert asyncapi["info"]["title"] == openapi["info"]["title"]
     assert asyncapi["info"]["version"] == openapi["info"]["version"]
-    assert asyncapi["info"]["externalDocs"]["url"] == "/api/schema/"
+    assert asyncapi["info"]["externalDocs"]["url"] == "http://localhost/api/schema/"
     assert openapi["externalDocs"]["url"] == "/api/asyncapi.json"
 
 

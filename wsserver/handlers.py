@@ -19,6 +19,7 @@ from wsserver.protocol import (
     BadMessage,
     Message,
     parse_message,
+    readable_id,
     reply,
 )
 from wsserver.sending import CLOSE_POLICY_VIOLATION, BoundedSender
@@ -102,7 +103,7 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
         if self.ws_connection is None or self.ws_connection.is_closing():
             return  # closed (over budget, say): what is still buffered is ignored
         if not self.state.budget.spend():
-            return self._over_budget()
+            return self._over_budget(message)
         try:
             parsed = parse_message(message)
         except BadMessage as error:
@@ -135,13 +136,17 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
             headers["Retry-After"] = str(retry_after)
         self.send(reply(status=status, detail=detail, headers=headers, **message.echo))
 
-    def _over_budget(self) -> None:
+    def _over_budget(self, message: str | bytes) -> None:
         rate = self.config.frames_per_second
         if self.state.budget.exhausted:  # refused for a second's worth, and went on
             log.warning("Closing %s: over its frame budget", self.address)
             return self.close(CLOSE_POLICY_VIOLATION, "Too many frames.")
         detail = f"More than {rate} frames a second on this connection; slow down."
-        self.send(reply(status=429, detail=detail, headers={"Retry-After": "1"}))
+        headers = {**JSON_HEADERS, "Retry-After": "1"}
+        answer = reply(
+            status=429, id=readable_id(message), detail=detail, headers=headers
+        )
+        self.send(answer)
 
     def unsubscribe(self, message: Message) -> dict:
         if self.hub.fanout.unsubscribe(self, message.url):

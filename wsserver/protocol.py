@@ -41,8 +41,10 @@ def reply(
     """The reply envelope, for the application's answers and the server's alike.
 
     `detail` is short for `data={"detail": detail}`, the shape of every error the
-    application never saw; `method` and `url` are echoed when known."""
-    envelope = {"id": id, "status": status}
+    application never saw; `id`, `method` and `url` are echoed when known (a
+    frame without an `id`, or one too broken to read, gets a reply without)."""
+    envelope = {} if id is None else {"id": id}
+    envelope["status"] = status
     if method is not None:
         envelope["method"] = method
     if url is not None:
@@ -72,6 +74,17 @@ class BadMessage(Exception):
 
     def reply(self) -> dict:
         return reply(status=self.status, detail=self.detail, **self.echo)
+
+
+def readable_id(text: str | bytes) -> str | float | None:
+    """The `id` of a frame refused before it is parsed as a request (over the
+    frame budget), so its reply still names it; `None` if it has none."""
+    try:
+        frame = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    message_id = frame.get("id") if isinstance(frame, dict) else None
+    return message_id if _valid_id(message_id) else None
 
 
 class _Invalid(ValueError):

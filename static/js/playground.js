@@ -38,7 +38,7 @@ function showFields() {
   for (const [, name] of message["x-path"].matchAll(/\{([^}]+)\}/g)) {
     inputs.push(field(`path.${name}`, name, { type: "string" }, true));
   }
-  const data = resolve(message.payload.properties.data);
+  const data = resolve(resolve(message.payload).properties.data);
   for (const [name, property] of Object.entries(data.properties || {})) {
     const schema = resolve(property);
     if (!schema.readOnly) inputs.push(field(`data.${name}`, name, schema, false));
@@ -82,7 +82,7 @@ function collect() {
     else if (input.type === "checkbox") data[name] = input.checked;
     else if (input.value !== "") data[name] = input.dataset.type === "integer" ? Number(input.value) : input.value;
   }
-  const method = message.payload.properties.method.const;
+  const method = resolve(message.payload).properties.method.default;
   return { method, url, data: Object.keys(data).length ? data : undefined };
 }
 
