@@ -1,6 +1,7 @@
 import copy
 from functools import cache, partial
 
+from django.db import models
 from rest_framework import serializers
 from rest_framework.fields import flatten_choices_dict, to_choices_dict
 
@@ -66,3 +67,45 @@ class FieldsBuiltOnce:
             template = copy.deepcopy(field)
             return partial(copy.deepcopy, template)
         return partial(type(field), *field._args, **field._kwargs)
+
+
+class JSONTyped:
+    """
+    A field that takes, from a JSON body, only a value of the JSON type the
+    OpenAPI document gives it: not `0` for a string nor `"false"` for a boolean,
+    which DRF would quietly convert. An HTML form of the browsable API, whose
+    values are all strings, is read as DRF reads it.
+    """
+
+    json_types: tuple[type, ...]
+
+    def to_internal_value(self, data):
+        request = self.context.get("request")
+        from_json = request is not None and request.content_type == "application/json"
+        # (`True` is an `int` to Python, never a number to JSON.)
+        wrong = not isinstance(data, self.json_types) or (
+            isinstance(data, bool) and bool not in self.json_types
+        )
+        if from_json and wrong:
+            self.fail("invalid", input=data)
+        return super().to_internal_value(data)
+
+
+class JSONBooleanField(JSONTyped, serializers.BooleanField):
+    json_types = (bool,)
+
+
+class JSONCharField(JSONTyped, serializers.CharField):
+    json_types = (str,)
+    default_error_messages = {"invalid": "Not a valid string."}
+
+
+class JSONTypedFields:
+    """A model serializer whose strings and booleans are `JSONTyped`."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.BooleanField: JSONBooleanField,
+        models.CharField: JSONCharField,
+        models.TextField: JSONCharField,
+    }

@@ -1,4 +1,15 @@
+"""
+The OpenAPI document says everything the API answers, as third-party tools
+(Schemathesis) check it: who may call an operation without credentials, and the
+errors each operation can answer besides success.
+"""
+
+from django.contrib.auth.models import AnonymousUser
+from django.test import RequestFactory
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.request import Request
 
 
 class JWTAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -18,3 +29,86 @@ class JWTAuthenticationScheme(OpenApiAuthenticationExtension):
                 "`Authorization: Bearer <token>` or `Authorization: JWT <token>`."
             ),
         }
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """drf-spectacular's, also saying when no credentials are needed."""
+
+    def get_auth(self):
+        auth = super().get_auth()
+        if {} not in auth and self.anonymous_allowed():
+            auth.append({})  # credentials optional
+        return auth
+
+    def anonymous_allowed(self) -> bool:
+        """Whether a request without credentials may succeed: every permission
+        lets it in, and it reads, or it makes something (a change to an object
+        is the object permissions' to allow: never an anonymous one's)."""
+        changes_object = "{" in self.path and self.method not in SAFE_METHODS
+        if changes_object:
+            return False
+        anonymous = Request(RequestFactory().generic(self.method, self.path))
+        anonymous.user = AnonymousUser()
+        return all(
+            permission.has_permission(anonymous, self.view)
+            for permission in self.view.get_permissions()
+        )
+
+
+ERROR = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}, "code": {"type": "string"}},
+    "required": ["detail"],
+}
+# A field's errors, or the request's (`non_field_errors`, `detail`).
+INVALID = {"type": "object", "additionalProperties": {}}
+
+
+def error_responses(result, generator, request, public):
+    """Add what every operation can answer besides success (a POSTPROCESSING
+    hook): 401 for credentials that do not hold (sent anywhere, they are
+    refused), 429 over a throttle; 400, 413 and 415 for a body; 403 for an
+    unsafe method (a permission, or CSRF with a session); 404 for an object in
+    the path, or a page past the last."""
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components["Error"] = ERROR
+    components["Invalid"] = INVALID
+    error = _response("An error.", "Error")
+    for operations in result["paths"].values():
+        for method, operation in operations.items():
+            parameters = operation.get("parameters", [])
+            statuses = {401: error, 429: error}
+            if "requestBody" in operation:
+                statuses |= {
+                    400: _response("The request is not valid.", "Invalid"),
+                    413: error,
+                    415: error,
+                }
+            if method.upper() not in SAFE_METHODS:
+                statuses[403] = error
+            if any(p["in"] == "path" or p["name"] == "page" for p in parameters):
+                statuses[404] = error
+            responses = operation["responses"]
+            for status, response in statuses.items():
+                responses.setdefault(str(status), response)
+    return result
+
+
+def unicode_patterns(result, generator, request, public):
+    """Drop the patterns JSON Schema would read otherwise than Django (a
+    POSTPROCESSING hook): Django's `\\w` is any letter or digit (a username may
+    be `Zoë`), JSON Schema's (ECMA-262) only ASCII ones."""
+    for schema in result.get("components", {}).get("schemas", {}).values():
+        for field in schema.get("properties", {}).values():
+            if "\\w" in field.get("pattern", ""):
+                del field["pattern"]
+    return result
+
+
+def _response(description, schema):
+    return {
+        "description": description,
+        "content": {
+            "application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}
+        },
+    }

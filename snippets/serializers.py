@@ -9,7 +9,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from snippets.fields import CachedChoiceField, FieldsBuiltOnce
+from snippets.fields import (
+    CachedChoiceField,
+    FieldsBuiltOnce,
+    JSONCharField,
+    JSONTypedFields,
+)
 from snippets.models import Snippet, language_choices, style_choices
 
 # What the links are: paths on this site, not absolute URIs.
@@ -55,7 +60,9 @@ class RelativeHyperlinkedRelatedField(serializers.HyperlinkedRelatedField):
         return object_path(view_name, obj.pk, format)
 
 
-class SnippetSerializer(FieldsBuiltOnce, serializers.HyperlinkedModelSerializer):
+class SnippetSerializer(
+    FieldsBuiltOnce, JSONTypedFields, serializers.HyperlinkedModelSerializer
+):
     serializer_url_field = RelativeHyperlinkedIdentityField
     serializer_related_field = RelativeHyperlinkedRelatedField
 
@@ -106,7 +113,9 @@ class SnippetSerializer(FieldsBuiltOnce, serializers.HyperlinkedModelSerializer)
         return value
 
 
-class UserSerializer(FieldsBuiltOnce, serializers.HyperlinkedModelSerializer):
+class UserSerializer(
+    FieldsBuiltOnce, JSONTypedFields, serializers.HyperlinkedModelSerializer
+):
     """A user and their snippets; signing up takes a username and a password."""
 
     serializer_url_field = RelativeHyperlinkedIdentityField
@@ -115,7 +124,7 @@ class UserSerializer(FieldsBuiltOnce, serializers.HyperlinkedModelSerializer):
     snippets = RelativeHyperlinkedRelatedField(
         many=True, view_name="snippet-detail", read_only=True
     )
-    password = serializers.CharField(
+    password = JSONCharField(
         write_only=True, style={"input_type": "password"}, trim_whitespace=False
     )
 

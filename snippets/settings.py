@@ -303,10 +303,10 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "snippets.pagination.StrictPageNumberPagination",
     "PAGE_SIZE": 10,
     "NUM_PROXIES": NUM_PROXIES,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "snippets.schema.AutoSchema",
 }
 
 SIMPLE_JWT = {
@@ -343,6 +343,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Bodies are JSON; the form parsers serve the browsable API's HTML forms and
+    # stay out of the document (in a form every value is a string).
+    "PARSER_WHITELIST": ["snippets.parsers.DepthLimitedJSONParser"],
+    # Every error an operation can answer, not only its success.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "snippets.schema.error_responses",
+        "snippets.schema.unicode_patterns",
+    ],
 }
 
 LOGGING = {

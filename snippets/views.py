@@ -58,10 +58,18 @@ class SnippetViewSet(LiveViewSetMixin, viewsets.ModelViewSet):
 
     @action(detail=True, renderer_classes=[renderers.StaticHTMLRenderer])
     def highlight(self, request, *args, **kwargs):
+        """The snippet as a highlighted HTML page; its errors are JSON, as every
+        API error is (`handle_exception`)."""
         snippet = self.get_object()
         return Response(
             snippet.highlighted, headers={"Content-Security-Policy": HIGHLIGHT_CSP}
         )
+
+    def handle_exception(self, exc):
+        if self.action == "highlight":
+            self.request.accepted_renderer = renderers.JSONRenderer()
+            self.request.accepted_media_type = "application/json"
+        return super().handle_exception(exc)
 
     def perform_create(self, serializer):
         user = self.request.user

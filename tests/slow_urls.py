@@ -4,6 +4,7 @@ from django.http import JsonResponse
 from django.urls import include, path
 
 from snippets.redis_client import get_redis
+from snippets.urls import handler404  # noqa: F401 (the app's, here too)
 from snippets.urls import urlpatterns as app_urlpatterns
 
 WAIT_LIMIT_SECONDS = 20

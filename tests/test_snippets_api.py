@@ -179,3 +179,40 @@ def test_list_and_detail_never_load_the_highlighted_page(client, url):
     with CaptureQueriesContext(connection) as queries:
         client.get(f"/api/snippets/{snippet.pk}/highlight/")
     assert any('"highlighted"' in query["sql"] for query in queries)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("code", 0), ("title", 5), ("private", 0), ("linenos", "false")],
+)
+def test_a_json_body_gives_each_field_its_json_type(client, field, value):
+    """A string is a string and a boolean a boolean, as the document says:
+    DRF would have turned `0` into `"0"` and `"false"` into `False`."""
+    body = {"title": "t", "code": "1", field: value}
+    response = client.post("/api/snippets/", body, format="json")
+    assert response.status_code == 400
+    assert list(response.json()) == [field]
+
+
+def test_a_form_of_the_browsable_api_still_sends_strings(client):
+    """An HTML form's values are all strings: they are read as before."""
+    form = {"title": "t", "code": "1", "linenos": "true"}
+    response = client.post("/api/snippets/", form)
+    assert response.status_code == 201
+    assert response.json()["linenos"] is True
+
+
+@pytest.mark.parametrize("page", ["x", "", "1&page=2", "0", "99"])
+def test_a_page_that_is_not_one_page_number_is_404(client, page):
+    """Not quietly the first page: 404 "Invalid page.", as past the last."""
+    response = client.get(f"/api/snippets/?page={page}")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Invalid page."}
+
+
+def test_unknown_api_paths_and_a_missing_highlight_page_answer_json(client):
+    """Every API error is JSON, the highlight page's too."""
+    for path in ["/api/nothing-here/", "/api/snippets/x,y/highlight/"]:
+        response = client.get(path)
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Not found."}
