@@ -1,5 +1,5 @@
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Prefetch
 from rest_framework import mixins, permissions, renderers, viewsets
 from rest_framework.decorators import action
@@ -46,9 +46,10 @@ class SnippetViewSet(LiveViewSetMixin, viewsets.ModelViewSet):
         queryset = super().get_queryset()
         if self.action == "highlight":
             queryset = queryset.defer(None)
-        if self.request.method in ("PUT", "PATCH"):
+        if self.request.method in ("PUT", "PATCH") and connection.in_atomic_block:
             # Locked from read to save: a DELETE committed in between would make
-            # save() find no row to update and INSERT it again.
+            # save() find no row to update and INSERT it again. (Only in
+            # `update()`'s transaction: OPTIONS asks DRF what a PUT could do.)
             queryset = queryset.select_for_update(of=("self",))
         return queryset
 

@@ -216,3 +216,14 @@ def test_unknown_api_paths_and_a_missing_highlight_page_answer_json(client):
         response = client.get(path)
         assert response.status_code == 404
         assert response.json() == {"detail": "Not found."}
+
+
+def test_options_on_a_snippet_says_what_its_owner_may_do(client):
+    """OPTIONS asks DRF what a PUT could take: no row lock outside a transaction
+    (PostgreSQL refused it, a 500 Schemathesis found)."""
+    owner = User.objects.create_user("owner")
+    snippet = Snippet.objects.create(title="t", code="1", owner=owner)
+    client.force_authenticate(owner)
+    response = client.options(f"/api/snippets/{snippet.pk}/")
+    assert response.status_code == 200
+    assert "PUT" in response.json()["actions"]
