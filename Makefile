@@ -18,10 +18,10 @@ PEER_VENV := bench/.peer-venv
 
 # The web process applies migrations itself as it starts (bin/web).
 run: install static
-	HOST=$(HOST) python -m snippets.localredis run -- honcho start
+	HOST=$(HOST) python -m live.localredis run -- honcho start
 
 test: install-dev chromium node static tests/asyncapi/node_modules/.installed
-	python -m snippets.localredis run --name test-redis -- \
+	python -m live.localredis run --name test-redis -- \
 		pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install-dev
@@ -29,7 +29,7 @@ lint: install-dev
 	ruff format --check .
 
 bench: install-dev static $(PEER_VENV)/.installed
-	python -m snippets.localredis run --name bench-redis -- python -m bench
+	python -m live.localredis run --name bench-redis -- python -m bench
 
 $(PEER_VENV)/.installed: bench/peer/requirements.txt requirements.txt
 	$(PYTHON) -m venv $(PEER_VENV)
@@ -78,5 +78,5 @@ staticfiles/staticfiles.json: $(VENV)/.installed $(shell find static -type f)
 		python manage.py collectstatic --noinput --verbosity 0
 
 clean:
-	python -m snippets.localredis stop || true
+	python -m live.localredis stop || true
 	rm -rf $(VENV) staticfiles .run

@@ -3,7 +3,7 @@
 bounded loopback attacks, each measured by the worker's memory and by the
 latency a well-behaved client sees meanwhile. Run it under a Redis:
 
-    python -m snippets.localredis run --name attack-redis -- python -m bench.attack
+    python -m live.localredis run --name attack-redis -- python -m bench.attack
 
 The well-behaved client (the probe) runs in a process of its own, so the
 attackers' CPU in this process does not count against it, and connects from

@@ -2,7 +2,7 @@
 `python -m bench.flood`: the renders a worker keeps for replays stay within
 `WS_RENDER_CACHE_BYTES`, however many are made. Run it under a Redis:
 
-    python -m snippets.localredis run --name flood-redis -- python -m bench.flood
+    python -m live.localredis run --name flood-redis -- python -m bench.flood
 
 Accounts each subscribe to their own private 100 KB snippet and change it round
 after round: every change is rendered for its owner alone (the cohort of

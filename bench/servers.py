@@ -21,7 +21,7 @@ def bench_env(**overrides):
     """Production-like settings; throttles on as shipped, with rates that never trip."""
     env = dict(os.environ)
     env.update(
-        DJANGO_SETTINGS_MODULE="snippets.settings",
+        DJANGO_SETTINGS_MODULE="config.settings",
         DEBUG="0",
         SECRET_KEY="bench-secret-key-bench-secret-key-bench",
         ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
@@ -127,7 +127,7 @@ def running(kind, *, workers=1, env=None, cpus=None):
             "--threads",
             str(THREADS),
             "--no-control-socket",
-            "snippets.wsgi",
+            "config.wsgi",
         ]
     else:
         command = [sys.executable, "-m", "bench.echo", str(port)]

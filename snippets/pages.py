@@ -2,11 +2,6 @@ from django.conf import settings
 from django.shortcuts import render
 
 
-def playground(request):
-    """Try every WebSocket operation from its AsyncAPI description."""
-    return render(request, "playground.html", {"websocket_url": settings.WEBSOCKET_URL})
-
-
 def index(request):
     """The demo page, told where the WebSocket is and how long snippets live."""
     return render(

@@ -5,7 +5,7 @@ from rest_framework import mixins, permissions, renderers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from snippets.live import LiveViewSetMixin, identity
+from live.views import LiveViewSetMixin, identity
 from snippets.models import Snippet
 from snippets.permissions import CanCreateSnippet, IsOwnerOrReadOnly
 from snippets.serializers import SnippetSerializer, UserSerializer

@@ -28,8 +28,8 @@ from django.conf import settings as django_settings
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
-from snippets import throttling
-from snippets.redis_client import get_redis
+from live import throttling
+from live.redis_client import get_redis
 
 # The browser, its pages and their helpers, for the page tests.
 pytest_plugins = ["tests.browser_fixtures"]

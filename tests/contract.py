@@ -6,7 +6,7 @@ from functools import cache
 import jsonschema
 from django.test import Client
 
-from snippets.asyncapi import url_pattern
+from live.asyncapi import url_pattern
 
 
 @cache

@@ -6,7 +6,7 @@ import os
 # Local development for this process (its servers get production-like settings).
 os.environ.setdefault("DEBUG", "true")
 
-from snippets.settings import *  # noqa: F403
+from config.settings import *  # noqa: F403
 
 # A second live resource, added as docs/forking.md says (tests/test_forking.py).
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.notes"]  # noqa: F405

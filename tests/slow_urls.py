@@ -1,11 +1,10 @@
-"""The app's URLs plus `/test/wait/<key>/`, a view that waits for the test."""
+"""The project's URLs plus `/test/wait/<key>/`, a view that waits for the test."""
 
 from django.http import JsonResponse
 from django.urls import include, path
 
-from snippets.redis_client import get_redis
-from snippets.urls import handler404  # noqa: F401 (the app's, here too)
-from snippets.urls import urlpatterns as app_urlpatterns
+from config.urls import urlpatterns as project_urlpatterns
+from live.redis_client import get_redis
 
 WAIT_LIMIT_SECONDS = 20
 
@@ -34,8 +33,11 @@ urlpatterns = [
     path("test/wait/<str:key>/", wait),
     path("api/", include("tests.notes.urls")),
     path("api/", include("tests.mine.urls")),
-    *app_urlpatterns,
+    *project_urlpatterns,
 ]
+
+
+handler404 = "live.pages.not_found"  # the project's, here too
 
 
 class WaitMiddleware:

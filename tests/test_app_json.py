@@ -14,7 +14,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 APP_JSON = PROJECT_DIR / "app.json"
 PROCFILE = PROJECT_DIR / "Procfile"
 README = PROJECT_DIR / "README.md"
-SETTINGS = PROJECT_DIR / "snippets" / "settings.py"
+SETTINGS = PROJECT_DIR / "config" / "settings.py"
 GUNICORN_CONF = PROJECT_DIR / "wsserver" / "gunicorn_conf.py"
 
 # Variables read outside the settings module, and the file that reads each.
@@ -145,6 +145,6 @@ def test_make_run_listens_on_this_machine_only_unless_told():
         dry = subprocess.run(
             command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60
         )
-        assert f"{shown} python -m snippets.localredis run -- honcho" in dry.stdout
+        assert f"{shown} python -m live.localredis run -- honcho" in dry.stdout
     assert bind_address("127.0.0.1", "5000") == "127.0.0.1:5000"
     assert bind_address("::1", "5000") == "[::1]:5000"

@@ -263,7 +263,7 @@ def test_rate_limited_request_says_when_to_retry(server_factory, open_page):
 
 
 CLIENT_RULES = """async () => {
-  const client = await import("/static/js/client.js");
+  const client = await import("/static/live/client.js");
   const pairs = %s;
   return {
     hears: pairs.map(([subscribed, url]) => client.hears(subscribed, url)),
@@ -290,7 +290,7 @@ CONTENT_TYPES = [
 
 def test_browser_client_follows_the_servers_rules(web_server, open_page):
     """Event URL matching, the JSON body rule and the query methods are the same
-    in static/js/client.js as in wsserver/."""
+    in live/static/live/client.js as in wsserver/."""
     from wsserver.bridge import is_json
     from wsserver.protocol import QUERY_METHODS
     from wsserver.subscriptions import ancestor_paths, subscription_path
@@ -308,8 +308,8 @@ def test_browser_client_follows_the_servers_rules(web_server, open_page):
 
 
 SAME_HEADERS = """async () => {
-  const { SnippetsClient } = await import("/static/js/client.js");
-  const client = new SnippetsClient({});
+  const { LiveClient } = await import("/static/live/client.js");
+  const client = new LiveClient({});
   while (!client.open) await new Promise((resolve) => setTimeout(resolve, 50));
   const overSocket = await client.request({ url: "/api/" });
   const overHttp = await client.overHttp({ method: "GET", url: "/api/" });

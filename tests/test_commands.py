@@ -87,9 +87,9 @@ def test_split_mode_websocket_server_starts_from_a_plain_shell(started):
 
 
 def test_split_mode_http_server_starts_from_a_plain_shell(started):
-    """`gunicorn snippets.wsgi` serves the HTTP API with ordinary workers."""
+    """`gunicorn config.wsgi` serves the HTTP API with ordinary workers."""
     port = free_port()
-    command = ["gunicorn", "snippets.wsgi", "--bind", f"127.0.0.1:{port}"]
+    command = ["gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}"]
     started(command, env=deploy_env(), port=port).wait_until_serving()
 
 

@@ -101,7 +101,7 @@ def test_both_names_at_once_is_a_clear_error():
         "DEBUG": "true",
         "ALLOWED_ORIGINS": FRONTEND,
         "WS_ALLOWED_ORIGINS": FRONTEND,
-        "DJANGO_SETTINGS_MODULE": "snippets.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
     }
     check = subprocess.run(
         [sys.executable, "manage.py", "check"],

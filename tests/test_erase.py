@@ -62,7 +62,7 @@ def test_erase_logs_what_it_erased_and_how_long_it_took(settings, caplog):
 @pytest.mark.django_db
 def test_erase_skips_while_another_process_holds_the_lock(settings):
     """A second eraser finds the Redis lock taken and erases nothing."""
-    from snippets.redis_client import get_redis, redis_key
+    from live.redis_client import get_redis, redis_key
 
     make_snippets(1, age=timedelta(days=1))
     lock = get_redis().lock(redis_key("erase-lock"), timeout=30)
@@ -93,8 +93,8 @@ def test_erase_loads_only_ids_in_batches(settings, monkeypatch):
 @pytest.mark.django_db
 def test_erase_stops_when_another_process_takes_the_lock(settings, monkeypatch):
     """A run whose lock expired and was taken over stops before its next batch."""
+    from live.redis_client import get_redis, redis_key
     from snippets.management.commands import erase_snippets as command
-    from snippets.redis_client import get_redis, redis_key
 
     monkeypatch.setattr(command, "BATCH_SIZE", 2)
     make_snippets(5, age=timedelta(days=1))

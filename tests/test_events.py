@@ -17,9 +17,9 @@ from django.utils import timezone
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from snippets import localredis
+from live import localredis
+from live.redis_client import get_redis
 from snippets.models import Snippet
-from snippets.redis_client import get_redis
 from tests.conftest import (
     EVENT_TIMEOUT_SECONDS,
     sign_up_token,

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from snippets.redis_client import get_redis
+from live.redis_client import get_redis
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +35,7 @@ def test_dead_redis_is_503_naming_redis(unreachable_redis):
 
 def test_healthz_is_never_throttled(monkeypatch):
     """Health checks are not counted against any rate."""
-    from snippets import throttling
+    from live import throttling
 
     monkeypatch.setattr(
         throttling.AnonRateThrottle, "THROTTLE_RATES", {"anon": "1/min"}

@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from snippets import localredis
+from live import localredis
 from tests.conftest import PROJECT_DIR
 
 
@@ -46,7 +46,7 @@ def test_run_gives_the_command_a_redis_and_stops_it_after(tmp_path, monkeypatch)
         [
             sys.executable,
             "-m",
-            "snippets.localredis",
+            "live.localredis",
             "run",
             "--name",
             name,

@@ -9,9 +9,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from rest_framework.test import APIClient
 
-from snippets.live import readable_rows
+from live.redis_client import get_redis
+from live.views import readable_rows
 from snippets.models import Snippet
-from snippets.redis_client import get_redis
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ import requests
 from django.test import Client
 from websockets.sync.client import connect
 
-from snippets.redis_client import get_redis
+from live.redis_client import get_redis
 from tests.conftest import EVENT_TIMEOUT_SECONDS, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)

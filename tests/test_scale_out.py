@@ -71,7 +71,7 @@ def test_two_webs_and_two_clocks_share_every_change_and_erase_each_snippet_once(
             assert {receive(ws)["event"] for _ in range(DOOMED)} == {"created"}
         Snippet.objects.update(created=timezone.now() - timedelta(hours=1))
         env = server_env(
-            DJANGO_SETTINGS_MODULE="snippets.settings",
+            DJANGO_SETTINGS_MODULE="config.settings",
             REDIS_KEY_PREFIX=prefix,
             ERASE_INTERVAL_SECONDS=1,
         )

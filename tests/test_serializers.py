@@ -6,8 +6,9 @@ from django.urls import set_script_prefix
 from rest_framework.relations import ManyRelatedField
 from rest_framework.reverse import reverse
 
+from live.fields import object_path
 from snippets.models import Snippet
-from snippets.serializers import SnippetSerializer, UserSerializer, object_path
+from snippets.serializers import SnippetSerializer, UserSerializer
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ def import_settings(**env):
     environment = {k: v for k, v in os.environ.items() if k not in PRODUCTION}
     environment.update({k: v for k, v in env.items() if v is not None})
     return subprocess.run(
-        [sys.executable, "-c", "import snippets.settings"],
+        [sys.executable, "-c", "import config.settings"],
         cwd=PROJECT_DIR,
         env=environment,
         capture_output=True,

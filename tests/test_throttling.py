@@ -10,8 +10,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 from rest_framework.test import APIClient
 
-from snippets import throttling
-from wsserver.addresses import address_group
+from live import throttling
+from live.contract import address_group
 
 pytestmark = pytest.mark.django_db
 

@@ -74,7 +74,7 @@ class OnePort(RuleRouter):
 
 def make_app(**config_overrides) -> SocketApplication:
     """The application on this project's Django settings (`DJANGO_SETTINGS_MODULE`)."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "snippets.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     from django.conf import settings
     from django.core.wsgi import get_wsgi_application
 

@@ -3,7 +3,7 @@ Who hears what: each change is shown to each identity as its own GET shows the
 resource, rendered once per view of it however many subscribers share that view.
 
 The app answers through ordinary GETs that the server marks in the WSGI environ
-(snippets/live.py holds the app's side; the names go together):
+(live/views.py holds the app's side; the names are in live/contract.py):
 
 - a SUBSCRIBE's GET is marked `wsserver.subscribe`; the reply names the
   identity (`Live-Identity`), when its credentials expire (`Live-Expires`) and,
@@ -26,17 +26,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from live.contract import (
+    CHANGE_MARK,
+    COHORT_HEADER,
+    EXPIRES_HEADER,
+    IDENTITY_HEADER,
+    REPLAY_MARK,
+    VISIBLE_BEFORE_HEADER,
+)
 from wsserver.bridge import Peer
 from wsserver.history import Entry
 from wsserver.protocol import Message
-
-SUBSCRIBE_MARK = "wsserver.subscribe"
-CHANGE_MARK = "wsserver.change"
-REPLAY_MARK = "wsserver.replay"
-IDENTITY = "Live-Identity"
-EXPIRES = "Live-Expires"
-COHORT = "Live-Cohort"
-VISIBLE_BEFORE = "Live-Visible-Before"
 
 
 class CredentialsEnded(Exception):
@@ -73,9 +73,9 @@ class Credentials:
 def take_credentials(answer: dict, request: Message, peer: Peer) -> Credentials:
     """The credentials a SUBSCRIBE's reply names, taken out of its headers."""
     headers = answer["headers"]
-    identity = headers.pop(IDENTITY, None)
-    expires = headers.pop(EXPIRES, None)
-    cohort = headers.pop(COHORT, None)
+    identity = headers.pop(IDENTITY_HEADER, None)
+    expires = headers.pop(EXPIRES_HEADER, None)
+    cohort = headers.pop(COHORT_HEADER, None)
     if identity is None:  # an app that does not say: one identity per credential
         proof = [request.token, sorted(request.headers.items())]
         identity = "credential:" + json.dumps(proof)
@@ -108,7 +108,7 @@ def event_for(entry: Entry, answer: dict, *, identity: str) -> dict | None:
     `created` as the resource enters its view, `updated` while in it, `deleted`
     as it leaves; `None` if it was never in view."""
     status = answer["status"]
-    said = answer["headers"].get(VISIBLE_BEFORE)  # (one answer serves many)
+    said = answer["headers"].get(VISIBLE_BEFORE_HEADER)  # (one answer serves many)
     was_visible = entry.event != "created" if said is None else said == "true"
     if status == 401:
         detail = _detail(answer, "Credentials no longer valid.")

@@ -131,7 +131,8 @@ def call_app(app: WSGIApp, environ: dict) -> Response:
 
 
 def is_json(content_type: str) -> bool:
-    """The rule for a body that `data` carries parsed (static/js/client.js: isJson)."""
+    """The rule for a body that `data` carries parsed (the browser client's
+    `isJson`, live/static/live/client.js)."""
     media_type = content_type.split(";")[0].strip().lower()
     return media_type == "application/json" or media_type.endswith("+json")
 

@@ -7,7 +7,7 @@ up).
 
 App-agnostic: a change is `{"event", "url", ...}` in the history; a subscription
 to `/api/snippets/` hears `/api/snippets/12/`, and one to `/api/snippets/12/`
-hears only that resource. static/js/client.js matches event URLs by the same
+hears only that resource. live/static/live/client.js matches event URLs by the same
 rule (`hears`). A subscription starts at a position: every change after it is
 delivered, replayed from the history where the reader has already passed it, or
 the subscriber is told to refetch (`resync`). A replay is a request of the

@@ -1,7 +1,7 @@
 """gunicorn settings for the `web` process: `gunicorn -c python:wsserver.gunicorn_conf`.
 
 Not named gunicorn.conf.py on purpose: gunicorn would load that for split mode's
-plain `gunicorn snippets.wsgi` too.
+plain `gunicorn config.wsgi` too.
 """
 
 import os

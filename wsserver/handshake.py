@@ -9,7 +9,7 @@ from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 from tornado.httputil import HTTPServerRequest
 
-from wsserver.addresses import address_group
+from live.contract import address_group
 from wsserver.bridge import Peer
 
 PROXY_HEADERS = ("X-Forwarded-For", "X-Forwarded-Proto")

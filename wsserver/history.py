@@ -57,7 +57,7 @@ class Entry:
     id: StreamId
     event: str
     url: str | None
-    record: dict  # as the app wrote it (snippets/events.py)
+    record: dict  # as the app wrote it (live/tracking.py)
     position: str
 
 

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 from tornado.httputil import HTTPServerRequest
 
+from live.contract import SUBSCRIBE_MARK
 from wsserver import handshake
-from wsserver.audience import SUBSCRIBE_MARK, Credentials, rendering, take_credentials
+from wsserver.audience import Credentials, rendering, take_credentials
 from wsserver.bridge import Bridge, Peer, is_json
 from wsserver.config import ServerConfig
 from wsserver.events import EventFanout

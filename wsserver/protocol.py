@@ -14,7 +14,7 @@ from wsserver.strict_json import load_message_object
 
 METHODS = "GET POST PUT PATCH DELETE HEAD OPTIONS SUBSCRIBE UNSUBSCRIBE".split()
 # Methods whose `data` becomes the query string rather than a JSON body.
-# static/js/client.js keeps the same list (QUERY_METHODS): change both together.
+# live/static/live/client.js keeps the same list (QUERY_METHODS): change both together.
 QUERY_METHODS = frozenset({"GET", "HEAD", "DELETE", "SUBSCRIBE", "UNSUBSCRIBE"})
 MAX_ID_LENGTH = 128
 # The connection decides these, never the frame: identity, host and transport.

@@ -1,39 +1,6 @@
-"""JSON as RFC 8259 has it, for frames: Python's `json` accepts more.
+"""A frame's JSON, read by the rules the app's bodies follow (live/contract.py)."""
 
-snippets/parsers.py holds the same rules for HTTP bodies (the app never imports
-the server): change both together.
-"""
-
-import json
-import math
-
-
-def strict_json_loads(text: str):
-    """`json.loads` refusing NaN, Infinity, numbers out of range (`1e999`) and
-    duplicate keys (which one would win?) with a `ValueError`."""
-    return json.loads(
-        text,
-        parse_constant=_refuse,
-        parse_float=_finite_float,
-        object_pairs_hook=_without_duplicate_keys,
-    )
-
-
-def _refuse(name: str):
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite_float(text: str) -> float:
-    if not math.isfinite(number := float(text)):
-        raise ValueError(f"number {text} is out of range")
-    return number
-
-
-def _without_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise ValueError("an object has duplicate keys")
-    return result
+from live.contract import strict_json_loads
 
 
 def load_message_object(text: str) -> dict:

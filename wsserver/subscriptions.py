@@ -2,7 +2,7 @@
 Subscriptions: who listens under which path, from which position, as whom.
 
 A subscription to `/api/snippets/` hears `/api/snippets/12/`; one to
-`/api/snippets/12/` hears only that resource (static/js/client.js: `hears`).
+`/api/snippets/12/` hears only that resource (live/static/live/client.js: `hears`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 // The demo page: a live list of snippets, create/edit/delete, sign up and in,
 // a highlighted preview, and a log of every request and its transport.
 
-import { SnippetsClient } from "./client.js";
+import { LiveClient } from "../live/client.js";
 
 const LOG_LIMIT = 50;
 const $ = (id) => document.getElementById(id);
@@ -14,7 +14,7 @@ const TRANSPORT_TEXT = {
   HTTP: "Using HTTP (reconnecting the WebSocket)",
 };
 
-const client = new SnippetsClient({
+const client = new LiveClient({
   apiUrl: document.body.dataset.apiUrl,
   websocketUrl: document.body.dataset.websocketUrl,
   onTransport: showTransport,

@@ -8,7 +8,7 @@ class MineConfig(AppConfig):
     name = "tests.mine"
 
     def ready(self):
-        from snippets import events
+        from live.tracking import track
         from tests.mine.views import MyNoteViewSet
 
-        events.track(MyNoteViewSet, basename="mynote")
+        track(MyNoteViewSet, basename="mynote")

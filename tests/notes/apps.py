@@ -5,7 +5,7 @@ class NotesConfig(AppConfig):
     name = "tests.notes"
 
     def ready(self):
-        from snippets import events
+        from live.tracking import track
         from tests.notes.views import NoteViewSet
 
-        events.track(NoteViewSet)
+        track(NoteViewSet)

@@ -1,6 +1,6 @@
 from rest_framework import permissions, serializers, viewsets
 
-from snippets.live import LiveViewSetMixin
+from live.views import LiveViewSetMixin
 from tests.notes.models import Note
 
 

@@ -10,8 +10,8 @@ from django.db.models import Q
 from django.utils import timezone
 from redis.exceptions import LockError, LockNotOwnedError
 
+from live.redis_client import get_redis, redis_key
 from snippets.models import Snippet
-from snippets.redis_client import get_redis, redis_key
 
 log = logging.getLogger(__name__)
 # Renewed before every batch: a long run keeps it, a dead one lets it go.

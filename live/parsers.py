@@ -1,17 +1,14 @@
 """
-The JSON body parser: DRF's, made strict, bounded and depth-limited.
-
-wsserver/strict_json.py applies the same JSON rules to WebSocket frames (the app
-never imports the server): change both together.
+The JSON body parser: DRF's, made strict, bounded and depth-limited, by the JSON
+rules WebSocket frames follow too (live/contract.py).
 """
-
-import json
-import math
 
 from django.conf import settings
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
+
+from live.contract import strict_json_loads
 
 
 class RequestTooLarge(APIException):
@@ -35,23 +32,6 @@ def nesting_depth(value):
     return deepest
 
 
-def _refuse(name):
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite_float(text):
-    if not math.isfinite(number := float(text)):
-        raise ValueError(f"number {text} is out of range")
-    return number
-
-
-def _without_duplicate_keys(pairs):
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise ValueError("an object has duplicate keys")
-    return result
-
-
 class DepthLimitedJSONParser(JSONParser):
     """
     DRF's JSON parser with the limits a public API needs, each a 4xx:
@@ -73,12 +53,7 @@ class DepthLimitedJSONParser(JSONParser):
             raise RequestTooLarge(f"Request body larger than {max_bytes} bytes.")
         limit = settings.JSON_MAX_DEPTH
         try:
-            data = json.loads(
-                body.decode(encoding),
-                parse_constant=_refuse,
-                parse_float=_finite_float,
-                object_pairs_hook=_without_duplicate_keys,
-            )
+            data = strict_json_loads(body.decode(encoding))
         except RecursionError:
             raise ParseError(f"JSON nested deeper than {limit} levels.") from None
         except ValueError as exc:

@@ -7,11 +7,12 @@ The stream entry's id is the change's position: subscribers resume from it.
 
 A record says which resource changed and how, never how anyone sees it:
 `{"event", "url", "before", "concerned"}`, where `before` holds the row's values
-before the change (snippets/live.py: `recorded_fields`) and `concerned` the
+before the change (live/views.py: `recorded_fields`) and `concerned` the
 identities that may see the row otherwise than their cohort (its owner). Each
 subscriber is shown the change as its own GET shows the resource. A `revoked`
 record names an identity whose credentials stopped holding (signed out,
-password changed, deactivated): every process ends its subscriptions.
+password changed, deactivated): every process ends its subscriptions
+(live/revocation.py records them).
 """
 
 import json
@@ -19,17 +20,15 @@ import logging
 import threading
 
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.urls import reverse
 from redis.exceptions import RedisError
-from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
-from snippets.live import LiveViewSetMixin, identity, recorded_fields
-from snippets.redis_client import get_redis
+from live.redis_client import get_redis
+from live.views import LiveViewSetMixin, recorded_fields
 
 log = logging.getLogger(__name__)
 
@@ -121,35 +120,3 @@ def track(viewset, *, basename=None):
     pre_save.connect(remember, sender=model, weak=False)
     post_save.connect(saved, sender=model, weak=False)
     post_delete.connect(deleted, sender=model, weak=False)
-
-
-def revoke(user_id):
-    """End the user's subscriptions in every process, once this commits."""
-    publish_on_commit({"event": "revoked", "identity": identity(user_id)})
-
-
-def user_changing(sender, instance, **kwargs):
-    old = User.objects.filter(pk=instance.pk).values("password", "is_active").first()
-    instance._credentials_before = old
-
-
-def user_saved(sender, instance, created, **kwargs):
-    old = instance.__dict__.pop("_credentials_before", None)
-    deactivated = old and old["is_active"] and not instance.is_active
-    if deactivated or old and old["password"] != instance.password:
-        revoke(instance.pk)
-
-
-def user_deleted(sender, instance, **kwargs):
-    revoke(instance.pk)
-
-
-def signed_out(sender, instance, created, **kwargs):
-    if created and instance.token.user_id is not None:
-        revoke(instance.token.user_id)
-
-
-pre_save.connect(user_changing, sender=User)
-post_save.connect(user_saved, sender=User)
-post_delete.connect(user_deleted, sender=User)
-post_save.connect(signed_out, sender=BlacklistedToken)

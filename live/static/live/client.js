@@ -85,7 +85,7 @@ export function comparePositions(a, b) {
   return msA - msB || seqA - seqB;
 }
 
-export class SnippetsClient {
+export class LiveClient {
   /**
    * @param {object} options
    * @param {string} [options.apiUrl] the API's origin (empty: this page's): every

@@ -15,8 +15,8 @@ from django.urls import reverse
 from redis.exceptions import RedisError
 from rest_framework.throttling import BaseThrottle
 
-from snippets import throttling
-from wsserver.addresses import address_group
+from live import throttling
+from live.contract import address_group
 
 
 def login_paths():

@@ -3,7 +3,7 @@ The app's side of live events; the server's side is wsserver/events.py.
 
 The WebSocket server asks the app two things, each through an ordinary GET
 marked in the WSGI environ (which no client can set: a client's headers become
-`HTTP_*` keys). The names here and in wsserver/audience.py go together.
+`HTTP_*` keys); live/contract.py names the marks and headers.
 
 - `wsserver.subscribe`, a SUBSCRIBE's GET: `SubscriberMiddleware` says who made
   it (`Live-Identity`) and until when its credentials hold (`Live-Expires`), so
@@ -27,13 +27,15 @@ from functools import cache, lru_cache
 from django.db import models
 from django.db.models import Q, QuerySet, Value
 
-SUBSCRIBE = "wsserver.subscribe"
-CHANGE = "wsserver.change"
-REPLAY = "wsserver.replay"
-IDENTITY_HEADER = "Live-Identity"
-EXPIRES_HEADER = "Live-Expires"
-COHORT_HEADER = "Live-Cohort"
-VISIBLE_BEFORE_HEADER = "Live-Visible-Before"
+from live.contract import (
+    CHANGE_MARK,
+    COHORT_HEADER,
+    EXPIRES_HEADER,
+    IDENTITY_HEADER,
+    REPLAY_MARK,
+    SUBSCRIBE_MARK,
+    VISIBLE_BEFORE_HEADER,
+)
 
 
 def identity(user_id: int | None) -> str:
@@ -58,14 +60,14 @@ def readable_rows(queryset: QuerySet, readable: Q) -> QuerySet:
 
 
 class SubscriberMiddleware:
-    """On a SUBSCRIBE's GET, name the identity and when its credentials expire."""
+    """On a SUBSCRIBE_MARK's GET, name the identity and when its credentials expire."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         response = self.get_response(request)
-        if request.META.get(SUBSCRIBE):
+        if request.META.get(SUBSCRIBE_MARK):
             # DRF, when it authenticated the request, left its user and token here.
             user = request.user
             response[IDENTITY_HEADER] = identity(
@@ -116,18 +118,18 @@ class LiveViewSetMixin:
     def get_throttles(self):
         # Showing a change as it happens is not a request any subscriber made;
         # replaying it to one that resumes is.
-        if CHANGE in self.request.META and REPLAY not in self.request.META:
+        if CHANGE_MARK in self.request.META and REPLAY_MARK not in self.request.META:
             return []
         return super().get_throttles()
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
-        if request.META.get(SUBSCRIBE):
+        if request.META.get(SUBSCRIBE_MARK):
             cohort = self.cohort()
             if cohort is not None:  # named per model: one app's names are its own
                 label = self.queryset.model._meta.label_lower
                 response[COHORT_HEADER] = f"{label}:{cohort}"
-        change = request.META.get(CHANGE)
+        change = request.META.get(CHANGE_MARK)
         if change is not None:
             visible = self.visible_before(change.get("before"))
             response[VISIBLE_BEFORE_HEADER] = "true" if visible else "false"

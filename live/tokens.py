@@ -20,7 +20,7 @@ from rest_framework_simplejwt.serializers import (
 )
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
-from snippets.redis_client import get_redis, redis_key
+from live.redis_client import get_redis, redis_key
 
 SESSION_CLAIM = "sid"
 

@@ -1,10 +1,10 @@
 // The playground: every operation of /api/asyncapi.json as a form, sent over
 // the socket with the same client the demo page uses; replies and events shown.
 
-import { SnippetsClient } from "./client.js";
+import { LiveClient } from "./client.js";
 
 const $ = (id) => document.getElementById(id);
-const client = new SnippetsClient({
+const client = new LiveClient({
   apiUrl: document.body.dataset.apiUrl,
   websocketUrl: document.body.dataset.websocketUrl,
   onTransport: (transport) => ($("transport").textContent = `Connected over ${transport}`),

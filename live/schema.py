@@ -15,7 +15,7 @@ from rest_framework.request import Request
 class JWTAuthenticationScheme(OpenApiAuthenticationExtension):
     """Describe our JWT scheme once: OpenAPI allows one header type, we accept two."""
 
-    target_class = "snippets.tokens.SessionJWTAuthentication"
+    target_class = "live.tokens.SessionJWTAuthentication"
     name = "jwtAuth"
     priority = 1  # above drf-spectacular's own simplejwt extension
 

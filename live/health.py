@@ -4,7 +4,7 @@ from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from redis.exceptions import RedisError
 
-from snippets.redis_client import get_redis
+from live.redis_client import get_redis
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from snippets.redis_client import get_redis, redis_key
+from live.redis_client import get_redis, redis_key
 
 
 class Command(BaseCommand):

@@ -14,7 +14,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from snippets import localredis
+from live import localredis
+from wsserver.config import ServerConfig
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -104,6 +105,9 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # The live layer: events, the bridge's app side, sign-in, the API documents.
+    "live",
+    # The demo (docs/forking.md says how to remove it).
     "snippets",
 ]
 
@@ -112,19 +116,19 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     # /healthz for any Host; everything after it checks the Host.
-    "snippets.health.HealthCheckMiddleware",
+    "live.health.HealthCheckMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "snippets.middleware.LoginThrottleMiddleware",
-    "snippets.live.SubscriberMiddleware",
+    "live.middleware.LoginThrottleMiddleware",
+    "live.views.SubscriberMiddleware",
 ]
 
-ROOT_URLCONF = "snippets.urls"
-WSGI_APPLICATION = "snippets.wsgi.application"
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
     {
@@ -162,7 +166,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # With no REDIS_URL in development, a private Redis on a socket in the project
-# folder is started on first use (see snippets/localredis.py). Production must
+# folder is started on first use (see live/localredis.py). Production must
 # name the Redis every process shares.
 REDIS_URL = os.environ.get("REDIS_URL") or (
     localredis.ensure_running(BASE_DIR) if LOCAL_DEVELOPMENT else ""
@@ -258,55 +262,37 @@ CORS_URLS_REGEX = r"^/(api/|healthz$)"  # the API; the admin and pages stay same
 # travels in a header, so no credentials mode: cookies never cross origins.
 CORS_EXPOSE_HEADERS = ["Retry-After", "Location"]
 
-# The WebSocket server (wsserver/config.py reads these by name). Each limit
-# answers with a status and a detail, or closes with a code; see README.md.
-WS_MAX_MESSAGE_BYTES = env_int("WS_MAX_MESSAGE_BYTES", 64 * 1024)
-WS_MAX_IN_FLIGHT = env_int("WS_MAX_IN_FLIGHT", 100)
-WS_MAX_CONNECTIONS = env_int("WS_MAX_CONNECTIONS", 10_000)
-WS_MAX_CONNECTIONS_PER_ADDRESS = env_int("WS_MAX_CONNECTIONS_PER_ADDRESS", 100)
-WS_MAX_BUFFERED_BYTES = env_int("WS_MAX_BUFFERED_BYTES", 1024 * 1024)
-WS_MAX_REPLY_BYTES = env_int("WS_MAX_REPLY_BYTES", 16 * 1024 * 1024)
-WS_MAX_SUBSCRIPTIONS = env_int("WS_MAX_SUBSCRIPTIONS", 100)
-WS_MAX_QUEUED_REQUESTS = env_int("WS_MAX_QUEUED_REQUESTS", 256)
-WS_FRAMES_PER_SECOND = env_int("WS_FRAMES_PER_SECOND", 200)
-WS_PING_INTERVAL_SECONDS = env_int("WS_PING_INTERVAL_SECONDS", 25)
-WS_HANDSHAKE_TIMEOUT_SECONDS = env_int("WS_HANDSHAKE_TIMEOUT_SECONDS", 30)
-WS_IDLE_TIMEOUT_SECONDS = env_int("WS_IDLE_TIMEOUT_SECONDS", 300)
-WS_DRAIN_SECONDS = env_int("WS_DRAIN_SECONDS", 10)
-WS_THREADS = env_int("WS_THREADS", 8)
-WS_TOKEN_GRACE_SECONDS = env_int("WS_TOKEN_GRACE_SECONDS", 10)
-# Renders of changes kept to share with subscribers catching up, per worker: two
-# workers and their 32 MiB each fit a 512 MB dyno with room to spare.
-WS_RENDER_CACHE_BYTES = env_int("WS_RENDER_CACHE_BYTES", 32 * 1024 * 1024)
-# A resume further behind than this many changes gets a snapshot, not a replay.
-WS_RESUME_MAX_CHANGES = env_int("WS_RESUME_MAX_CHANGES", 100)
+# The WebSocket server's limits (WS_*) have defaults of their own
+# (wsserver/config.py); any of them may be set from the environment. Each
+# answers with a status and a detail, or closes with a code: docs/settings.md.
+globals().update(ServerConfig.environ_settings(os.environ))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # First, so a request without credentials gets 401 and WWW-Authenticate.
-        "snippets.tokens.SessionJWTAuthentication",
+        "live.tokens.SessionJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticatedOrReadOnly",
     ],
     "DEFAULT_THROTTLE_CLASSES": [
-        "snippets.throttling.AnonRateThrottle",
-        "snippets.throttling.UserRateThrottle",
+        "live.throttling.AnonRateThrottle",
+        "live.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": ANON_THROTTLE_RATE,
         "user": USER_THROTTLE_RATE,
     },
     "DEFAULT_PARSER_CLASSES": [
-        "snippets.parsers.DepthLimitedJSONParser",
+        "live.parsers.DepthLimitedJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_PAGINATION_CLASS": "snippets.pagination.StrictPageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "live.pagination.StrictPageNumberPagination",
     "PAGE_SIZE": 10,
     "NUM_PROXIES": NUM_PROXIES,
-    "DEFAULT_SCHEMA_CLASS": "snippets.schema.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "live.schema.AutoSchema",
 }
 
 SIMPLE_JWT = {
@@ -319,8 +305,8 @@ SIMPLE_JWT = {
     # A password change ends the tokens issued before it (and subscriptions).
     "CHECK_REVOKE_TOKEN": True,
     # Access tokens name their session, so that sign-out ends them at once.
-    "TOKEN_OBTAIN_SERIALIZER": "snippets.tokens.SignInSerializer",
-    "TOKEN_REFRESH_SERIALIZER": "snippets.tokens.RefreshSerializer",
+    "TOKEN_OBTAIN_SERIALIZER": "live.tokens.SignInSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "live.tokens.RefreshSerializer",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -345,12 +331,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Bodies are JSON; the form parsers serve the browsable API's HTML forms and
     # stay out of the document (in a form every value is a string).
-    "PARSER_WHITELIST": ["snippets.parsers.DepthLimitedJSONParser"],
+    "PARSER_WHITELIST": ["live.parsers.DepthLimitedJSONParser"],
     # Every error an operation can answer, not only its success.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "snippets.schema.error_responses",
-        "snippets.schema.unicode_patterns",
+        "live.schema.error_responses",
+        "live.schema.unicode_patterns",
     ],
 }
 
@@ -360,7 +346,7 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
     },
-    "filters": {"one_line_warning": {"()": "snippets.health.OneLineWarning"}},
+    "filters": {"one_line_warning": {"()": "live.health.OneLineWarning"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {

@@ -14,12 +14,12 @@ protocol's own errors and close codes come with the limits in force.
 import re
 from functools import cache
 
-from django.conf import settings
 from django.http import JsonResponse
 from django.urls import reverse
 from drf_spectacular.generators import SchemaGenerator
 
-from snippets import events
+from live import tracking
+from wsserver.config import ServerConfig
 
 QUERY_METHODS = {"get", "head", "delete"}
 CHANNEL = {"$ref": "#/channels/api"}
@@ -361,7 +361,7 @@ def event_schema(names, url, data):
 def live_paths(openapi):
     """The OpenAPI paths of the resources whose changes are heard."""
     found = []
-    for view_name in events.tracked:
+    for view_name in tracking.tracked:
         example = reverse(view_name, kwargs={"pk": 0})
         found += [
             path
@@ -397,23 +397,25 @@ LIMITS = (
 
 
 def limits():
+    config = ServerConfig.from_settings()
     return {
-        "in_flight": settings.WS_MAX_IN_FLIGHT,
-        "frames": settings.WS_FRAMES_PER_SECOND,
-        "subscriptions": settings.WS_MAX_SUBSCRIPTIONS,
-        "queued": settings.WS_MAX_QUEUED_REQUESTS,
-        "reply_bytes": settings.WS_MAX_REPLY_BYTES,
+        "in_flight": config.max_in_flight,
+        "frames": config.frames_per_second,
+        "subscriptions": config.max_subscriptions,
+        "queued": config.max_queued_requests,
+        "reply_bytes": config.max_reply_bytes,
     }
 
 
 def close_codes():
+    config = ServerConfig.from_settings()
     return {
         "1001": "Going away: the server drains (a deploy), or the socket was idle "
-        f"{settings.WS_IDLE_TIMEOUT_SECONDS} s; reconnect and resume.",
+        f"{config.idle_timeout_seconds:g} s; reconnect and resume.",
         "1008": "Policy: more than a second's worth over "
-        f"{settings.WS_FRAMES_PER_SECOND} frames a second, or over "
-        f"{settings.WS_MAX_BUFFERED_BYTES} bytes left unread.",
-        "1009": f"A frame over {settings.WS_MAX_MESSAGE_BYTES} bytes.",
+        f"{config.frames_per_second} frames a second, or over "
+        f"{config.max_buffered_bytes} bytes left unread.",
+        "1009": f"A frame over {config.max_message_bytes} bytes.",
         "1011": "An unexpected server error.",
     }
 

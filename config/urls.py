@@ -1,0 +1,15 @@
+"""The project's URLs: the live layer's, the demo's, the admin's."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("live.urls")),
+    # The demo (docs/forking.md: remove this line with the app).
+    path("", include("snippets.urls")),
+    path("api-auth/", include("rest_framework.urls")),
+    path("admin/", admin.site.urls),
+]
+
+# A JSON 404 under /api/, as every API error is.
+handler404 = "live.pages.not_found"
