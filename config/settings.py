@@ -8,6 +8,7 @@ nothing else needs setting. Anything else refuses to start without `SECRET_KEY`,
 """
 
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -43,10 +44,16 @@ def env_list(name, default):
 # use asks for it in `.env`, which honcho and foreman read and platforms ignore.
 DEBUG = env_bool("DEBUG", False)
 
+# What a process outside local use lacks, each with its fix: it refuses to
+# start naming them all (at the end of this file). A build step (a platform's
+# `collectstatic`, run with no runtime configuration) needs none of them.
+MISSING = []
+BUILDING = sys.argv[1:2] == ["collectstatic"]
+
 LOCAL_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", LOCAL_HOSTS if DEBUG else [])
 if not ALLOWED_HOSTS:
-    raise ImproperlyConfigured(
+    MISSING.append(
         "ALLOWED_HOSTS is required when DEBUG is off: set it to the host names the "
         "app is served under, comma-separated (e.g. snippets.example.com)."
     )
@@ -61,7 +68,7 @@ SECRET_KEY = os.environ.get("SECRET_KEY") or (
     DEVELOPMENT_SECRET_KEY if LOCAL_DEVELOPMENT else ""
 )
 if not SECRET_KEY:
-    raise ImproperlyConfigured(
+    MISSING.append(
         "SECRET_KEY is required when DEBUG is off or ALLOWED_HOSTS names a host "
         "other than this machine: set the SECRET_KEY environment variable to a "
         "long random string shared by every process."
@@ -146,8 +153,16 @@ TEMPLATES = [
     },
 ]
 
-# SQLite in the project folder by default; DATABASE_URL switches to PostgreSQL.
+# SQLite in the project folder for local use; DATABASE_URL names the database
+# every process shares (PostgreSQL). Elsewhere a file in the project folder would
+# be lost on restart and differ per process, so it is required there.
 # conn_max_age keeps one connection per thread instead of one per request.
+if "DATABASE_URL" not in os.environ and not LOCAL_DEVELOPMENT:
+    MISSING.append(
+        "DATABASE_URL is required when DEBUG is off or ALLOWED_HOSTS names a host "
+        "other than this machine: set it to the database every process shares, "
+        "e.g. postgres://user:password@host:5432/name."
+    )
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
@@ -169,10 +184,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # folder is started on first use (see live/localredis.py). Production must
 # name the Redis every process shares.
 REDIS_URL = os.environ.get("REDIS_URL") or (
-    localredis.ensure_running(BASE_DIR) if LOCAL_DEVELOPMENT else ""
+    localredis.ensure_running(BASE_DIR) if LOCAL_DEVELOPMENT and not BUILDING else ""
 )
 if not REDIS_URL:
-    raise ImproperlyConfigured(
+    MISSING.append(
         "REDIS_URL is required when DEBUG is off or ALLOWED_HOSTS names a host other "
         "than this machine: set it to the Redis that every "
         "web and clock process shares, e.g. redis://localhost:6379/0."
@@ -356,3 +371,6 @@ LOGGING = {
         "django.security.DisallowedHost": {"filters": ["one_line_warning"]},
     },
 }
+
+if MISSING and not BUILDING:
+    raise ImproperlyConfigured(" ".join(MISSING))

@@ -44,13 +44,15 @@ def deploy_env(**variables):
     from django.conf import settings
 
     return plain_shell_env(
-        SECRET_KEY="a-long-random-production-secret",
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        DATABASE_URL=database_url(),
-        REDIS_URL=settings.REDIS_URL,
-        # Production settings, served over plain HTTP on loopback.
-        SECURE_SSL_REDIRECT="false",
-        **variables,
+        **{
+            "SECRET_KEY": "a-long-random-production-secret",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DATABASE_URL": database_url(),
+            "REDIS_URL": settings.REDIS_URL,
+            # Production settings, served over plain HTTP on loopback.
+            "SECURE_SSL_REDIRECT": "false",
+            **variables,
+        }
     )
 
 
@@ -132,6 +134,17 @@ def test_clock_runs_from_a_plain_shell(started):
     """`python manage.py clock` starts and erases at once."""
     clock = started(["python", "manage.py", "clock"], env=deploy_env())
     wait_until(lambda: "Erased" in clock.log())
+
+
+def test_a_clock_started_before_the_migrations_logs_one_line(started, tmp_path):
+    """At a deploy's first start the clock may run before the web process has
+    migrated: it says so in one line, no traceback, and keeps going."""
+    empty = f"sqlite:///{tmp_path / 'not-migrated.sqlite3'}"
+    clock = started(
+        ["python", "manage.py", "clock"], env=deploy_env(DATABASE_URL=empty)
+    )
+    wait_until(lambda: "database not ready" in clock.log())
+    assert "Traceback" not in clock.log()
 
 
 def test_python_version_files_agree():

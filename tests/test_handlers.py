@@ -565,3 +565,18 @@ class TestIpv6PerAddressCap(HandlerTestCase):
             await self.connect(**{"X-Forwarded-For": "2001:db8:1:2::99"})
         assert refused.value.code == 429
         await self.connect(**{"X-Forwarded-For": "2001:db8:1:3::1"})
+
+
+class TestAccessLog(HandlerTestCase):
+    config = {"num_proxies": 1}
+
+    @gen_test
+    async def test_the_access_log_names_the_client_as_num_proxies_judges_it(self):
+        """Behind the platform's router: the client's address, not the proxy's."""
+        with self.assertLogs("tornado.access", level="INFO") as logged:
+            await self.http_client.fetch(
+                self.get_url("/a/?secret=1"),
+                headers={"X-Forwarded-For": "203.0.113.7"},
+            )
+        [line] = logged.output
+        assert "(203.0.113.7)" in line and "/a/" in line and "secret" not in line

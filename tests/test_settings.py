@@ -13,6 +13,7 @@ PRODUCTION = {
     "SECRET_KEY": "a-production-secret",
     "ALLOWED_HOSTS": "snippets.example.com",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "DATABASE_URL": "postgres://app@db.example.com:5432/app",
 }
 
 
@@ -33,9 +34,29 @@ def test_production_settings_load():
     assert import_settings(**PRODUCTION).returncode == 0
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "REDIS_URL"])
+@pytest.mark.parametrize(
+    "missing", ["SECRET_KEY", "ALLOWED_HOSTS", "REDIS_URL", "DATABASE_URL"]
+)
 def test_production_without_a_required_setting_fails_naming_it(missing):
-    """Leaving out SECRET_KEY, ALLOWED_HOSTS or REDIS_URL stops the process."""
+    """Leaving out SECRET_KEY, ALLOWED_HOSTS, REDIS_URL or DATABASE_URL (a
+    SQLite file would be lost on restart, one per process) stops the process."""
     result = import_settings(**{**PRODUCTION, missing: None})
     assert result.returncode != 0
     assert f"{missing} is required when DEBUG is off" in result.stderr
+
+
+def test_the_build_step_needs_no_runtime_configuration():
+    """`collectstatic` as a platform's build runs it: no DEBUG, no secret, no
+    hosts, no URLs, and no private Redis started for it."""
+    environment = {
+        k: v for k, v in os.environ.items() if k not in PRODUCTION and k != "DEBUG"
+    }
+    build = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--dry-run"],
+        cwd=PROJECT_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert build.returncode == 0, build.stderr

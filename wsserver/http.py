@@ -17,6 +17,8 @@ from tornado.iostream import StreamClosedError
 from tornado.web import RequestHandler
 from tornado.wsgi import WSGIContainer
 
+from wsserver.config import ServerConfig
+from wsserver.handshake import client_address
 from wsserver.wsgi import WSGIApp, as_http_servers_do
 
 if TYPE_CHECKING:
@@ -30,17 +32,23 @@ LINGER_READS = 64
 
 def log_request(handler: RequestHandler) -> None:
     """Tornado's access log line, without the query string (it may hold secrets)."""
-    log_path(handler.get_status(), handler.request)
+    num_proxies = handler.application.config.num_proxies
+    log_path(handler.get_status(), handler.request, num_proxies=num_proxies)
 
 
-def log_path(status: int, request: httputil.HTTPServerRequest) -> None:
+def log_path(
+    status: int, request: httputil.HTTPServerRequest, *, num_proxies: int
+) -> None:
+    """One access log line: the client's address as `NUM_PROXIES` trusts it (not
+    the proxy's), never the query string."""
     level = logging.INFO if status < 400 else logging.WARNING
     level = logging.ERROR if status >= 500 else level
     path = urlsplit(request.uri or "").path
     milliseconds = 1000 * request.request_time()
+    address = client_address(request, num_proxies=num_proxies)
     access_log.log(
         level, "%d %s %s (%s) %.1fms", status, request.method, path,
-        request.remote_ip, milliseconds,
+        address, milliseconds,
     )  # fmt: skip
 
 
@@ -63,9 +71,8 @@ class DjangoContainer(WSGIContainer, httputil.HTTPServerConnectionDelegate):
     def __call__(self, request: httputil.HTTPServerRequest) -> None:
         if self.hub.full:
             detail = "Server is busy; retry shortly."
-            origins = self.hub.config.allowed_origins
             return respond(
-                request, 503, {"detail": detail}, retry_after=1, allowed_origins=origins
+                request, 503, {"detail": detail}, retry_after=1, config=self.hub.config
             )
         self.hub.enter()
         IOLoop.current().spawn_callback(self._handle_counted, request)
@@ -85,7 +92,7 @@ class DjangoContainer(WSGIContainer, httputil.HTTPServerConnectionDelegate):
         return super().environ(request)
 
     def _log(self, status_code: int, request: httputil.HTTPServerRequest) -> None:
-        log_path(status_code, request)
+        log_path(status_code, request, num_proxies=self.hub.config.num_proxies)
 
 
 class WholeRequest(httputil.HTTPMessageDelegate):
@@ -136,8 +143,8 @@ def respond(
     status: int,
     data: dict,
     *,
+    config: ServerConfig,
     retry_after: int | None = None,
-    allowed_origins: tuple[str, ...] = (),
 ) -> None:
     """Answer `request` with a JSON body, from the IOLoop, without Django."""
     body = json.dumps(data).encode()
@@ -146,12 +153,13 @@ def respond(
     )
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
-    headers.update(refusal_headers(request.headers, allowed_origins=allowed_origins))
+    origins = config.allowed_origins
+    headers.update(refusal_headers(request.headers, allowed_origins=origins))
     reason = httputil.responses.get(status, "Unknown")
     start_line = httputil.ResponseStartLine("HTTP/1.1", status, reason)
     request.connection.write_headers(start_line, headers, chunk=body)
     request.connection.finish()
-    log_path(status, request)
+    log_path(status, request, num_proxies=config.num_proxies)
 
 
 async def close_lingering(stream, response: bytes) -> None:
