@@ -64,8 +64,9 @@ LOCAL_DEVELOPMENT = DEBUG and all(host in LOCAL_HOSTS for host in ALLOWED_HOSTS)
 # A fixed development key keeps tokens valid across processes and restarts; a
 # random per-process key would break every JWT issued by a sibling worker.
 DEVELOPMENT_SECRET_KEY = "django-insecure-development-key-never-use-in-production"
+# (A build signs nothing: the development key lets it load Django's apps.)
 SECRET_KEY = os.environ.get("SECRET_KEY") or (
-    DEVELOPMENT_SECRET_KEY if LOCAL_DEVELOPMENT else ""
+    DEVELOPMENT_SECRET_KEY if LOCAL_DEVELOPMENT or BUILDING else ""
 )
 if not SECRET_KEY:
     MISSING.append(

@@ -278,6 +278,13 @@ EVENT_URL_CASES = [
     ("/api/snippets/12/?page=2", "/api/snippets/12/"),
     ("/api/users/", "/api/snippets/12/"),
     ("/", "/api/snippets/12/"),
+    # Percent-encoded, as the server routes them: decoded.
+    ("/api/snippets/%31/", "/api/snippets/1/"),
+    ("/api/snippets/%31", "/api/snippets/12/"),
+    ("/api/%73nippets/", "/api/snippets/12/"),
+    ("/api/snippets/%E2%82%AC/", "/api/snippets/\u20ac/"),
+    ("/api/snippets/%e2%82/", "/api/snippets/\ufffd/"),
+    ("/api/snippets/%zz/", "/api/snippets/%zz/"),
 ]
 CONTENT_TYPES = [
     "application/json",

@@ -40,10 +40,22 @@ function lowerCaseHeaders(headers) {
   );
 }
 
-/** The path a subscription listens under, always ending in `/` (wsserver/events.py). */
+/**
+ * The path a subscription listens under, as the server has it
+ * (wsserver/subscriptions.py): percent-decoded (Django routes
+ * `/api/snippets/%31/` as snippet 1) and always ending in `/`.
+ */
 function subscriptionPath(url) {
-  const path = url.split("?")[0];
+  const path = decodePercents(url.split("?")[0]);
   return path.endsWith("/") ? path : `${path}/`;
+}
+
+/** Each run of `%xx` as the UTF-8 it spells (a bad byte as U+FFFD), as Python's `unquote`. */
+function decodePercents(path) {
+  return path.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+    const bytes = run.slice(1).split("%").map((hex) => parseInt(hex, 16));
+    return new TextDecoder().decode(new Uint8Array(bytes));
+  });
 }
 
 /** Does a subscription to `subscribed` hear an event on `eventUrl`? At or below it. */
@@ -70,19 +82,6 @@ function withQuery(url, data) {
   const text = query.toString();
   if (!text) return url;
   return url + (url.includes("?") ? "&" : "?") + text;
-}
-
-/**
- * Order of two positions (`"<epoch>:<ms>-<seq>"`): negative, zero or positive;
- * `null` when they come from different histories and cannot be compared.
- */
-export function comparePositions(a, b) {
-  const [epochA, idA] = a.split(":");
-  const [epochB, idB] = b.split(":");
-  if (epochA !== epochB) return null;
-  const [msA, seqA] = idA.split("-").map(Number);
-  const [msB, seqB] = idB.split("-").map(Number);
-  return msA - msB || seqA - seqB;
 }
 
 export class LiveClient {
@@ -255,10 +254,7 @@ export class LiveClient {
         this.resubscribe(url);
         continue;
       }
-      const order = frame.position && subscription.position
-        ? comparePositions(frame.position, subscription.position)
-        : null;
-      if (order !== null && order <= 0) continue; // seen already: never twice
+      // Positions are opaque: the last one heard is where to resume from.
       if (frame.position) subscription.position = frame.position;
       subscription.onEvent(frame);
     }
@@ -337,7 +333,8 @@ export class LiveClient {
 
   async resubscribe(url) {
     const subscription = this.subscriptions.get(url);
-    if (!subscription) return;
+    // An ended subscription waits for `setToken()`: its credentials no longer hold.
+    if (!subscription || subscription.ended) return;
     if (this.streaming) {
       this.openStream(url);
       return;
