@@ -72,7 +72,7 @@ tests/asyncapi/node_modules/.installed: tests/asyncapi/package-lock.json
 # What a Heroku-style build does: collect static files with their manifest.
 static: staticfiles/staticfiles.json
 # As a platform's build runs it: with no runtime configuration at all.
-staticfiles/staticfiles.json: $(VENV)/.installed $(shell find static live/static -type f)
+staticfiles/staticfiles.json: $(VENV)/.installed $(shell find live/static static -type f 2>/dev/null)
 	env -u DEBUG -u REDIS_URL -u DATABASE_URL python manage.py collectstatic --noinput --verbosity 0
 
 clean:

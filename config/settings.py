@@ -1,6 +1,9 @@
 """
 Settings for the Snippets project, read from the environment (12-factor).
 
+The lines ending in `# demo` and the block from `# demo:` to `# end of demo`
+belong to the demo app (`snippets/`); docs/forking.md removes them with it.
+
 Every setting has a row in README.md's settings table. `DEBUG` is off unless
 asked for; with it on and only local hosts allowed (`.env` does that for honcho),
 nothing else needs setting. Anything else refuses to start without `SECRET_KEY`,
@@ -115,8 +118,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     # The live layer: events, the bridge's app side, sign-in, the API documents.
     "live",
-    # The demo (docs/forking.md says how to remove it).
-    "snippets",
+    "snippets",  # demo
 ]
 
 MIDDLEWARE = [
@@ -142,7 +144,7 @@ TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         # static/index.html, the demo page, is rendered with its configuration.
-        "DIRS": [BASE_DIR / "static"],
+        "DIRS": [BASE_DIR / "static"],  # demo
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -235,7 +237,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [BASE_DIR / "static"]  # demo
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -248,17 +250,19 @@ ANON_THROTTLE_RATE = os.environ.get("ANON_THROTTLE_RATE", "120/min")
 USER_THROTTLE_RATE = os.environ.get("USER_THROTTLE_RATE", "600/min")
 # Sign-in attempts on the login forms, per client address and per username.
 LOGIN_THROTTLE_RATE = os.environ.get("LOGIN_THROTTLE_RATE", "10/min")
-SNIPPET_MAX_CODE_BYTES = env_int("SNIPPET_MAX_CODE_BYTES", 100 * 1024)
-SNIPPET_CREATE_REQUIRES_LOGIN = env_bool("SNIPPET_CREATE_REQUIRES_LOGIN", False)
 JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 32)
-# The largest request body taken (413 beyond): room for the largest legal
-# snippet, SNIPPET_MAX_CODE_BYTES of code, even if every byte is JSON-escaped.
+# The largest request body taken (413 beyond): room for the demo's largest
+# snippet (100 KiB of code) even if every byte of it is JSON-escaped.
 REQUEST_MAX_BYTES = env_int("REQUEST_MAX_BYTES", 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES
+# demo: the demo app's settings, down to "end of demo" (docs/forking.md).
+SNIPPET_MAX_CODE_BYTES = env_int("SNIPPET_MAX_CODE_BYTES", 100 * 1024)
+SNIPPET_CREATE_REQUIRES_LOGIN = env_bool("SNIPPET_CREATE_REQUIRES_LOGIN", False)
 SNIPPET_TTL_SECONDS = env_int("SNIPPET_TTL_SECONDS", 600)
 SNIPPETS_MAX = env_int("SNIPPETS_MAX", 1000)
 ERASE_INTERVAL_SECONDS = env_int("ERASE_INTERVAL_SECONDS", 60)
-# Where the demo page connects; empty means the page's own origin + /ws/api.
+# end of demo
+# Where the pages connect; empty means the page's own origin + /ws/api.
 WEBSOCKET_URL = os.environ.get("WEBSOCKET_URL", "")
 
 # Frontends served from elsewhere, by exact origin (scheme, host and port): their

@@ -1,12 +1,11 @@
-"""The project's URLs: the live layer's, the demo's, the admin's."""
+"""The project's URLs: the live layer's, the demo's (`# demo`), the admin's."""
 
 from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
     path("", include("live.urls")),
-    # The demo (docs/forking.md: remove this line with the app).
-    path("", include("snippets.urls")),
+    path("", include("snippets.urls")),  # demo
     path("api-auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -90,7 +90,7 @@ class LiveViewSetMixin:
 
     Each change is rendered once per identity subscribed, unless the view
     names cohorts: override `cohort()` and `concerned()` together, and a change
-    is rendered once per cohort instead (README.md, "Live events for a crowd").
+    is rendered once per cohort instead (README.md, "Making a resource live").
     """
 
     def readable(self) -> Q:

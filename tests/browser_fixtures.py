@@ -42,17 +42,18 @@ def browser():
 
 @pytest.fixture
 def open_page(browser, request):
-    """Open the demo page in a fresh browser context; no dialog may ever appear."""
+    """Open a page (the demo's, unless `path` says) in a fresh browser context;
+    no dialog may ever appear."""
     contexts = []
 
-    def open_(server, *, width=1280):
+    def open_(server, *, width=1280, path="/"):
         context = browser.new_context(viewport={"width": width, "height": 900})
         contexts.append(context)
         page = context.new_page()
         page.on(
             "dialog", lambda dialog: pytest.fail(f"dialog opened: {dialog.message}")
         )
-        page.goto(server.url + "/")
+        page.goto(server.url + path)
         return page
 
     yield open_

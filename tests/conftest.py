@@ -9,6 +9,7 @@ committed and visible to the servers.
 
 import contextlib
 import ctypes
+import json
 import os
 import random
 import signal
@@ -302,3 +303,87 @@ def next_record_fails(monkeypatch):
         return xadd(*args, **kwargs)
 
     monkeypatch.setattr(client, "xadd", failing_once)
+
+
+class EventStream:
+    """An open `/ws/events` response, read one event at a time."""
+
+    def __init__(self, server, url="/api/snippets/", **headers):
+        self.response = requests.get(
+            f"{server.url}/ws/events",
+            params={"url": url},
+            headers=headers,
+            stream=True,
+            timeout=EVENT_TIMEOUT_SECONDS,
+        )
+        self.lines = self.response.iter_lines(decode_unicode=True)
+
+    def next_event(self):
+        """`{"event", "id", "data"}` of the next event; comments are skipped."""
+        fields = {}
+        for line in self.lines:
+            if not line:
+                if "data" in fields:
+                    fields["data"] = json.loads(fields["data"])
+                    return fields
+                continue
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(": ")
+            fields[name] = value
+        raise AssertionError("the stream ended")
+
+    def close(self):
+        self.response.close()
+
+
+# Commands started from a plain shell: an environment holding only what the
+# README tells a user to set, with the virtualenv's `bin/` on `PATH`.
+VENV_BIN = Path(sys.executable).parent
+
+
+def plain_shell_env(**variables):
+    """`env -i` plus a PATH with the virtualenv, plus `variables`."""
+    return {
+        "PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": os.environ.get("HOME", "/"),
+        "PYTHONUNBUFFERED": "1",
+        **variables,
+    }
+
+
+def deploy_env(**variables):
+    """What the README's deploy section has a user set (the platform sets the URLs)."""
+    from django.conf import settings
+
+    return plain_shell_env(
+        **{
+            "SECRET_KEY": "a-long-random-production-secret",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DATABASE_URL": database_url(),
+            "REDIS_URL": settings.REDIS_URL,
+            # Production settings, served over plain HTTP on loopback.
+            "SECURE_SSL_REDIRECT": "false",
+            **variables,
+        }
+    )
+
+
+@pytest.fixture
+def started(tmp_path):
+    """Start commands as a user would; every one is stopped at the end."""
+    servers = []
+
+    def start(command, *, env, port=None):
+        server = launch(
+            command,
+            env=env,
+            log_path=tmp_path / f"command{len(servers)}.log",
+            port=port or free_port(),
+        )
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -2,6 +2,7 @@
 
 from django.http import JsonResponse
 from django.urls import include, path
+from django.views.generic import TemplateView
 
 from config.urls import urlpatterns as project_urlpatterns
 from live.redis_client import get_redis
@@ -32,6 +33,8 @@ def release(key):
 urlpatterns = [
     path("test/wait/<str:key>/", wait),
     path("api/", include("tests.notes.urls")),
+    # docs/forking.md's live page for notes.
+    path("notes/", TemplateView.as_view(template_name="notes/index.html")),
     path("api/", include("tests.mine.urls")),
     *project_urlpatterns,
 ]

@@ -1,14 +1,13 @@
 """`GET /ws/events`: a subscription as Server-Sent Events, for clients without
 WebSockets; the same authorisation, events and positions as a socket's."""
 
-import json
 import uuid
 
 import pytest
 import requests
 
 from snippets.models import Snippet
-from tests.conftest import EVENT_TIMEOUT_SECONDS, use_key_prefix
+from tests.conftest import EventStream, use_key_prefix
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,38 +22,6 @@ def server(server_factory):
 @pytest.fixture(autouse=True)
 def shared_prefix(settings):
     use_key_prefix(settings, PREFIX)
-
-
-class EventStream:
-    """An open `/ws/events` response, read one event at a time."""
-
-    def __init__(self, server, url="/api/snippets/", **headers):
-        self.response = requests.get(
-            f"{server.url}/ws/events",
-            params={"url": url},
-            headers=headers,
-            stream=True,
-            timeout=EVENT_TIMEOUT_SECONDS,
-        )
-        self.lines = self.response.iter_lines(decode_unicode=True)
-
-    def next_event(self):
-        """`{"event", "id", "data"}` of the next event; comments are skipped."""
-        fields = {}
-        for line in self.lines:
-            if not line:
-                if "data" in fields:
-                    fields["data"] = json.loads(fields["data"])
-                    return fields
-                continue
-            if line.startswith(":"):
-                continue
-            name, _, value = line.partition(": ")
-            fields[name] = value
-        raise AssertionError("the stream ended")
-
-    def close(self):
-        self.response.close()
 
 
 def test_stream_starts_with_the_snapshot_then_sends_changes_with_ids(server):

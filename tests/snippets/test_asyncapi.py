@@ -21,11 +21,11 @@ from tests.contract import (
 )
 
 ASYNCAPI_SCHEMA = json.loads(
-    (Path(__file__).parent / "schemas" / "asyncapi-3.0.0.json").read_text()
+    (Path(__file__).parent.parent / "schemas" / "asyncapi-3.0.0.json").read_text()
 )
 
 
-PARSER = Path(__file__).parent / "asyncapi" / "validate.mjs"
+PARSER = Path(__file__).parent.parent / "asyncapi" / "validate.mjs"
 
 
 def test_the_official_asyncapi_parser_reads_the_document_as_served():

@@ -14,19 +14,19 @@ import requests
 from django.contrib.auth.models import User
 from websockets.sync.client import connect
 
-from snippets.models import Snippet
 from tests.conftest import (
     EVENT_TIMEOUT_SECONDS,
     PASSWORD,
+    EventStream,
     server_token,
     use_key_prefix,
 )
-from tests.test_event_stream import EventStream
+from tests.notes.models import Note
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SHARED_PREFIX = f"test:credentials:{uuid.uuid4().hex}"
-LIST = "/api/snippets/"
+LIST = "/api/notes/"
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_a_subscription_ends_when_its_token_expires(subscriber_server, user):
     with connect(subscriber_server.ws_url) as ws:
         subscribe(ws, server_token(user, expires=int(time.time()) + 2))
         assert_unsubscribed(next_event(ws), "expired")
-        Snippet.objects.create(title="after the end", code="1")
+        Note.objects.create(owner=user, text="after the end", shared=True)
         ws.send(json.dumps({"id": "ping", "method": "GET", "url": "/healthz"}))
         assert receive(ws)["id"] == "ping"  # and no event came before it
 
@@ -99,9 +99,9 @@ def test_a_renewed_subscription_outlives_the_first_token(subscriber_server, user
         reply = subscribe(renewed, server_token(user), since=position)
         assert reply["recovered"] is True and "data" not in reply
         assert_unsubscribed(next_event(lapsed), "expired")  # the first token is over
-        snippet = Snippet.objects.create(title="still heard", code="1")
+        note = Note.objects.create(owner=user, text="still heard", shared=True)
         event = next_event(renewed)
-    assert (event["event"], event["data"]["id"]) == ("created", snippet.pk)
+    assert (event["event"], event["data"]["id"]) == ("created", note.pk)
 
 
 def refresh_token(server, user):
@@ -143,8 +143,10 @@ def test_credentials_ended_elsewhere_end_subscriptions_on_every_process(
         subscribe(bystander, server_token(other))
         end(writer_server, user if end is not sign_out else tokens)
         assert_unsubscribed(next_event(ws), "sign in again")
-        snippet = Snippet.objects.create(title="heard by the bystander", code="1")
-        assert next_event(bystander)["data"]["id"] == snippet.pk
+        note = Note.objects.create(
+            owner=other, text="heard by the bystander", shared=True
+        )
+        assert next_event(bystander)["data"]["id"] == note.pk
 
 
 def test_an_event_stream_ends_with_its_credentials(

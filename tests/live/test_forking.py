@@ -8,6 +8,7 @@ over SSE too, and its own visibility rule applied to its events.
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import uuid
@@ -15,15 +16,16 @@ import uuid
 import pytest
 import requests
 from django.contrib.auth.models import User
+from playwright.sync_api import expect
 from websockets.sync.client import connect
 
 from tests.conftest import (
     EVENT_TIMEOUT_SECONDS,
     PROJECT_DIR,
+    EventStream,
     server_token,
     use_key_prefix,
 )
-from tests.test_event_stream import EventStream
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,13 +36,26 @@ NOTES = "/api/notes/"
 
 def guide_files():
     """`{path: code}` of the guide's code blocks that name a file."""
-    blocks = re.findall(r"```python\n# (\S+)\n(.*?)```", GUIDE.read_text(), re.S)
+    text = GUIDE.read_text()
+    blocks = re.findall(r"```python\n# (\S+)\n(.*?)```", text, re.S)
+    blocks += re.findall(r"```html\n<!-- (\S+) -->\n(.*?)```", text, re.S)
     return dict(blocks)
+
+
+def guide_commands(heading):
+    """The shell block under the guide's `heading`."""
+    section = GUIDE.read_text().split(f"## {heading}", 1)[1]
+    return re.search(r"```sh\n(.*?)```", section, re.S).group(1)
 
 
 def test_the_guide_shows_the_tested_app_file_for_file():
     shown = guide_files()
-    assert set(shown) >= {"notes/models.py", "notes/views.py", "notes/apps.py"}
+    assert set(shown) >= {
+        "notes/models.py",
+        "notes/views.py",
+        "notes/apps.py",
+        "notes/templates/notes/index.html",
+    }
     for path, code in shown.items():
         tested = (PROJECT_DIR / "tests" / path).read_text()
         assert code == tested.replace("tests.notes", "notes"), path
@@ -81,6 +96,12 @@ def shared_prefix(settings):
 def tokens():
     users = [User.objects.create_user(f"n{uuid.uuid4().hex[:8]}") for _ in range(2)]
     return [server_token(user) for user in users]
+
+
+@pytest.fixture
+def author():
+    user = User.objects.create_user(f"n{uuid.uuid4().hex[:8]}")
+    return user, server_token(user)
 
 
 def ask(ws, frame):
@@ -170,3 +191,91 @@ def test_events_over_server_sent_events(server, tokens):
         assert (event["event"], event["data"]["data"]["id"]) == ("created", note["id"])
     finally:
         stream.close()
+
+
+@pytest.mark.browser
+def test_the_guide_s_live_page_shows_notes_as_they_come_and_go(
+    server, open_page, author
+):
+    """docs/forking.md's page, in Chromium: the snapshot, then a note shared
+    elsewhere appears and goes, with no reload."""
+    user, token = author
+    headers = {"Authorization": f"JWT {token}"}
+    before = requests.post(
+        f"{server.url}{NOTES}", json={"text": "before", "shared": True}, headers=headers
+    ).json()
+    page = open_page(server, path="/notes/")
+    notes = page.locator("#notes li")
+    expect(notes.filter(has_text="before")).to_have_count(1)
+    made = requests.post(
+        f"{server.url}{NOTES}",
+        json={"text": "live one", "shared": True},
+        headers=headers,
+    ).json()
+    expect(notes.filter(has_text=f"{user.username}: live one")).to_have_count(1)
+    requests.delete(f"{server.url}{NOTES}{made['id']}/", headers=headers)
+    requests.delete(f"{server.url}{NOTES}{before['id']}/", headers=headers)
+    expect(notes).to_have_count(0)
+
+
+def test_removing_the_demo_as_the_guide_says_leaves_a_working_starter(tmp_path):
+    """On a copy of the repository: the guide's "Remove the demo" lines, run as
+    written; then what is left migrates, passes its own suite (tests/live) and
+    starts. (Its suite runs without this test, which would run it again.)"""
+    copy = tmp_path / "starter"
+    tracked = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
+    for name in filter(None, tracked):
+        if (PROJECT_DIR / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(PROJECT_DIR / name, copy / name)
+    removal = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", guide_commands("5. Remove the demo")],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+    )
+    assert removal.returncode == 0, removal.stderr
+    assert not (copy / "snippets").exists()
+    settings_text = (copy / "config" / "settings.py").read_text()
+    assert '"snippets",' not in settings_text and "SNIPPET" not in settings_text
+    assert "clock" not in (copy / "Procfile").read_text()
+
+    from django.conf import settings
+
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "PYTEST_XDIST_WORKER")
+        and not key.startswith("PYTEST_")
+    }
+    env.update(DEBUG="true", REDIS_URL=settings.REDIS_URL, PYTHONPATH=str(copy))
+
+    def run(*command, timeout=900):
+        done = subprocess.run(
+            [sys.executable, *command],
+            cwd=copy,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+        return done
+
+    run("manage.py", "migrate", "--noinput")
+    run("manage.py", "collectstatic", "--noinput", "--verbosity", "0")
+    suite = run(
+        "-m", "pytest", "tests/live", "-q", "-p", "no:cacheprovider",
+        "-k", "not removing_the_demo",
+    )  # fmt: skip
+    assert " passed" in suite.stdout.splitlines()[-1]
+    assert "failed" not in suite.stdout.splitlines()[-1]

@@ -29,7 +29,7 @@ def anon_rate(monkeypatch):
 
 
 def get(client, **headers):
-    return client.get("/api/snippets/", **headers)
+    return client.get("/api/notes/", **headers)
 
 
 def test_over_the_limit_is_429_with_retry_after(anon_rate):
@@ -109,7 +109,7 @@ def test_exactly_n_of_n_plus_k_admitted_across_two_processes(server_factory):
         "ANON_THROTTLE_RATE": "25/min",
     }
     servers = [server_factory(**shared), server_factory(**shared)]
-    urls = [f"{servers[i % 2].url}/api/snippets/" for i in range(60)]
+    urls = [f"{servers[i % 2].url}/api/notes/" for i in range(60)]
     with ThreadPoolExecutor(12) as pool:
         statuses = list(pool.map(lambda url: requests.get(url).status_code, urls))
     assert statuses.count(200) == 25

@@ -7,15 +7,17 @@ import json
 import shutil
 import subprocess
 import time
+import uuid
 
 import pytest
 import redis
 import requests
+from django.contrib.auth.models import User
 from django.test import Client
 from websockets.sync.client import connect
 
 from live.redis_client import get_redis
-from tests.conftest import EVENT_TIMEOUT_SECONDS, free_port
+from tests.conftest import EVENT_TIMEOUT_SECONDS, free_port, server_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -122,23 +124,26 @@ def test_tls_redis_with_cert_checks_off_serves_health_api_and_events(
     health = requests.get(f"{server.url}/healthz", timeout=10)
     assert health.status_code == 200
     assert health.json() == {"status": "ok"}
-    assert requests.get(f"{server.url}/api/snippets/", timeout=10).status_code == 200
+    assert requests.get(f"{server.url}/api/notes/", timeout=10).status_code == 200
     with connect(server.ws_url) as ws:
-        ws.send(json.dumps({"id": 1, "method": "SUBSCRIBE", "url": "/api/snippets/"}))
+        ws.send(json.dumps({"id": 1, "method": "SUBSCRIBE", "url": "/api/notes/"}))
         reply = json.loads(ws.recv(timeout=EVENT_TIMEOUT_SECONDS))
         assert reply["id"] == 1
         assert reply["status"] == 200
+        author = User.objects.create_user(f"tls{uuid.uuid4().hex[:8]}")
         response = requests.post(
-            f"{server.url}/api/snippets/",
-            json={"title": "over tls", "code": "1"},
+            f"{server.url}/api/notes/",
+            json={"text": "over tls", "shared": True},
+            headers={"Authorization": f"JWT {server_token(author)}"},
             timeout=10,
         )
         assert response.status_code == 201
         created = response.json()
         event = json.loads(ws.recv(timeout=EVENT_TIMEOUT_SECONDS))
-    shown = requests.get(f"{server.url}{created['url']}", timeout=10).json()
+    url = f"/api/notes/{created['id']}/"
+    shown = requests.get(f"{server.url}{url}", timeout=10).json()
     assert event.pop("position")
-    assert event == {"event": "created", "url": created["url"], "data": shown}
+    assert event == {"event": "created", "url": url, "data": shown}
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ def test_openapi_schema_and_docs_are_served_without_a_cdn():
     assert "https://" not in docs
 
 
-CONFIG = Path(__file__).parent / "schemathesis.toml"
+CONFIG = Path(__file__).parent.parent / "schemathesis.toml"
 
 
 @pytest.fixture(scope="module")

@@ -22,9 +22,13 @@ from websockets.sync.client import connect
 
 from snippets.management.commands.erase_snippets import erase_snippets
 from snippets.models import Snippet
-from tests.conftest import EVENT_TIMEOUT_SECONDS, server_token, use_key_prefix
+from tests.conftest import (
+    EVENT_TIMEOUT_SECONDS,
+    EventStream,
+    server_token,
+    use_key_prefix,
+)
 from tests.contract import validate_event
-from tests.test_event_stream import EventStream
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -31,7 +31,7 @@ def test_sigterm_answers_requests_in_flight_then_closes_with_1001(server_factory
         # Draining: a new request is refused with 503, the socket stays open.
         refused = None
         while refused is None:
-            ws.send(json.dumps({"id": "new", "url": "/api/"}))
+            ws.send(json.dumps({"id": "new", "url": "/healthz"}))
             reply = json.loads(ws.recv(timeout=TIMEOUT))
             if reply["status"] == 503:
                 refused = reply

@@ -3,9 +3,10 @@
 import json
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.wsgi import get_wsgi_application
 
-from snippets.models import Snippet
+from tests.notes.models import Note
 from wsserver.bridge import Bridge, Peer, Response, build_environ, response_reply
 from wsserver.protocol import parse_message
 
@@ -19,7 +20,7 @@ def frame(**fields):
 def test_get_data_becomes_the_query_string():
     """For GET, `data` is appended to the URL's own query string."""
     message = parse_message(
-        frame(url="/api/snippets/?page=2", data={"a": [1, 2], "b": True, "c": None})
+        frame(url="/api/notes/?page=2", data={"a": [1, 2], "b": True, "c": None})
     )
     environ = build_environ(message, PEER)
     assert environ["QUERY_STRING"] == "page=2&a=1&a=2&b=true&c="
@@ -70,12 +71,13 @@ def test_response_reply_parses_json_and_keeps_text():
 @pytest.mark.django_db(transaction=True)
 def test_bridge_runs_the_full_django_stack():
     """A bridged request passes middleware, views and serializers like HTTP."""
-    snippet = Snippet.objects.create(title="t", code="1")
+    owner = User.objects.create_user("owner")
+    note = Note.objects.create(owner=owner, text="t", shared=True)
     bridge = Bridge(get_wsgi_application())
-    reply = bridge.handle(parse_message(frame(id=3, url="/api/snippets/")), PEER)
+    reply = bridge.handle(parse_message(frame(id=3, url="/api/notes/")), PEER)
     assert reply["status"] == 200
     assert reply["id"] == 3
-    assert reply["data"]["results"][0]["id"] == snippet.pk
+    assert reply["data"]["results"][0]["id"] == note.pk
     assert reply["headers"]["X-Frame-Options"] == "DENY"  # set by middleware
 
 
@@ -83,7 +85,7 @@ def test_bridge_runs_the_full_django_stack():
 def test_bridge_head_has_headers_but_no_body():
     """HEAD replies carry the status and headers of GET, and no data."""
     bridge = Bridge(get_wsgi_application())
-    reply = bridge.handle(parse_message(frame(method="HEAD", url="/api/")), PEER)
+    reply = bridge.handle(parse_message(frame(method="HEAD", url="/api/notes/")), PEER)
     assert reply["status"] == 200
     assert "data" not in reply
 
