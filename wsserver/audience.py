@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from live.contract import (
     CHANGE_MARK,
@@ -37,6 +38,9 @@ from live.contract import (
 from wsserver.bridge import Peer
 from wsserver.history import Entry
 from wsserver.protocol import Message
+
+if TYPE_CHECKING:
+    from wsserver.threads import DjangoThreads
 
 
 class CredentialsEnded(Exception):
@@ -86,6 +90,19 @@ def take_credentials(answer: dict, request: Message, peer: Peer) -> Credentials:
         None if expires is None else float(expires),
         cohort,
     )
+
+
+async def render(
+    django: DjangoThreads,
+    entry: Entry,
+    credentials: Credentials,
+    *,
+    replay: bool = False,
+) -> dict:
+    """The GET of a changed resource as `credentials` see it, on Django's
+    threads (the fan-out's `Render`, with `django` bound)."""
+    message, marks = rendering(entry, credentials, replay=replay)
+    return await django(message, credentials.peer, marks)
 
 
 def rendering(

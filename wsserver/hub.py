@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import replace
 from functools import partial
@@ -15,13 +14,14 @@ from tornado.httputil import HTTPServerRequest
 
 from live.contract import SUBSCRIBE_MARK
 from wsserver import handshake
-from wsserver.audience import Credentials, rendering, take_credentials
+from wsserver.audience import render, take_credentials
 from wsserver.bridge import Bridge, Peer, is_json
 from wsserver.config import ServerConfig
 from wsserver.events import EventFanout
-from wsserver.history import Entry, History, Position
+from wsserver.history import History, Position
 from wsserver.protocol import Message, reply
 from wsserver.subscriptions import Subscriber, Subscription
+from wsserver.threads import DjangoThreads
 
 if TYPE_CHECKING:
     from wsserver.handlers import ApiSocketHandler
@@ -45,11 +45,13 @@ class Hub:
         history: History,
         config: ServerConfig,
     ):
-        self.bridge = bridge
         self.executor = executor
+        self.django = DjangoThreads(bridge=bridge, executor=executor)
         self.fanout = EventFanout(
             history=history,
-            render=self.render,
+            # Renders are no request of a client's: not counted in the queue (a
+            # replay is counted by the catch-up it is part of).
+            render=partial(render, self.django),
             grace_seconds=config.token_grace_seconds,
             render_cache_bytes=config.render_cache_bytes,
             # Replays leave at least half of Django's threads to requests.
@@ -111,26 +113,9 @@ class Hub:
         """Answer `message` on a Django thread: Django never runs on the IOLoop."""
         self.enter()
         try:
-            return await self._in_thread(message, peer)
+            return await self.django(message, peer)
         finally:
             self.leave()
-
-    async def _in_thread(
-        self, message: Message, peer: Peer, marks: Mapping = {}
-    ) -> dict:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self.executor, self.bridge.handle, message, peer, marks
-        )
-
-    async def render(
-        self, entry: Entry, credentials: Credentials, *, replay: bool = False
-    ) -> dict:
-        """The GET of a changed resource, as `credentials` see it (the fan-out's
-        `Render`). A live render is no request of a client's, so it is not
-        counted; a replay is counted by the catch-up it is part of."""
-        message, marks = rendering(entry, credentials, replay=replay)
-        return await self._in_thread(message, credentials.peer, marks)
 
     async def subscribe(
         self, subscriber: Subscriber, message: Message, peer: Peer, *, limit: int
@@ -165,7 +150,7 @@ class Hub:
         snapshot_at = await self.fanout.position()
         get = replace(message, method="GET", since=None)
         answer = {
-            **await self._in_thread(get, peer, {SUBSCRIBE_MARK: True}),
+            **await self.django(get, peer, {SUBSCRIBE_MARK: True}),
             **message.echo,
         }
         credentials = take_credentials(answer, get, peer)
