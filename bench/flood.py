@@ -13,16 +13,13 @@ memory is read after every round.
 import argparse
 import asyncio
 import json
-import subprocess
-import sys
 import time
 
 from bench.clients import open_websocket
 from bench.fanout import wait_for
 from bench.servers import (
-    PROJECT_DIR,
     RESULTS_DIR,
-    bench_env,
+    in_django,
     prepare_database,
     resident_mib,
     running,
@@ -33,18 +30,6 @@ CHANGES_PER_ACCOUNT = 10  # a round: 400 renders
 ROUNDS = 8
 CODE = "x" * 100_000
 BOUND_MIB = 16
-
-
-def in_django(*args):
-    """Run this module's `--setup` or `--change` in a Django process; its output."""
-    return subprocess.run(
-        [sys.executable, "-m", "bench.flood", *args],
-        cwd=PROJECT_DIR,
-        env=bench_env(ACCESS_TOKEN_LIFETIME_SECONDS=3600),
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
 
 
 def setup_main(count):
@@ -97,7 +82,9 @@ async def flood(port, pid, accounts):
     rows = [(0, len(heard), resident_mib(pid))]
     for round_number in range(1, ROUNDS + 1):
         expected = len(heard) + len(accounts) * CHANGES_PER_ACCOUNT
-        await asyncio.to_thread(in_django, "--change", str(CHANGES_PER_ACCOUNT))
+        await asyncio.to_thread(
+            in_django, "bench.flood", "--change", str(CHANGES_PER_ACCOUNT)
+        )
         await wait_for(lambda expected=expected: len(heard) >= expected, 120)
         rows.append((round_number, len(heard) - len(accounts), resident_mib(pid)))
     for socket in sockets:
@@ -109,7 +96,7 @@ async def flood(port, pid, accounts):
 
 def main():
     prepare_database()
-    accounts = json.loads(in_django("--setup", str(ACCOUNTS)))
+    accounts = json.loads(in_django("bench.flood", "--setup", str(ACCOUNTS)))
     bound = BOUND_MIB * 1024 * 1024
     with running("web", env={"WS_RENDER_CACHE_BYTES": str(bound)}) as (port, pids):
         started = time.monotonic()

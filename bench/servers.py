@@ -46,6 +46,19 @@ def bench_env(**overrides):
     return env
 
 
+def in_django(module, *args):
+    """Run `python -m module args` in a Django process on the bench database
+    (tokens it signs valid for an hour); return what it printed."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=PROJECT_DIR,
+        env=bench_env(ACCESS_TOKEN_LIFETIME_SECONDS=3600),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
 def prepare_database():
     """A fresh bench database with one snippet to retrieve (id 1)."""
     RESULTS_DIR.mkdir(exist_ok=True)

@@ -235,10 +235,8 @@ class EventFanout:
             except Exception as error:  # deliberately broad: never lose one silently
                 if not isinstance(error, RenderFailed):
                     log.exception("Could not show %s %s", entry.event, entry.url)
-                log.warning(
-                    "Could not show %s %s (%s); refetch asked",
-                    *(entry.event, entry.url, error),
-                )
+                detail = (entry.event, entry.url, error)
+                log.warning("Could not show %s %s (%s); refetch asked", *detail)
                 for subscription in group:
                     subscription.subscriber.send_text(_resync(subscription.path))
                 return False

@@ -28,28 +28,28 @@ ASYNCAPI_SCHEMA = json.loads(
 PARSER = Path(__file__).parent.parent / "asyncapi" / "validate.mjs"
 
 
+def official_parser(document: bytes) -> dict:
+    """What `@asyncapi/parser` reports of `document`. It is slow (some 20 s of
+    CPU for the served document): no timeout of its own, the suite's applies."""
+    parsed = subprocess.run(["node", str(PARSER)], input=document, capture_output=True)
+    assert parsed.returncode == 0, parsed.stderr.decode()
+    return json.loads(parsed.stdout)
+
+
 def test_the_official_asyncapi_parser_reads_the_document_as_served():
     """`@asyncapi/parser` (what `asyncapi validate` runs) finds no error, and
     every message's payload has a name for code generators to use."""
     served = Client(HTTP_HOST="localhost").get("/api/asyncapi.json").content
-    parsed = subprocess.run(
-        ["node", str(PARSER)], input=served, capture_output=True, timeout=120
-    )
-    assert parsed.returncode == 0, parsed.stderr.decode()
-    report = json.loads(parsed.stdout)
-    assert report == {"errors": [], "anonymous": [], "parsed": True}
+    assert official_parser(served) == {"errors": [], "anonymous": [], "parsed": True}
 
 
 def test_the_official_parser_check_catches_an_invalid_document():
-    document = copy.deepcopy(asyncapi_document())
-    document["info"]["externalDocs"] = {"url": "/relative"}
-    parsed = subprocess.run(
-        ["node", str(PARSER)],
-        input=json.dumps(document).encode(),
-        capture_output=True,
-        timeout=120,
-    )
-    assert json.loads(parsed.stdout)["errors"]
+    """A relative `externalDocs.url`, as the document once had, is an error."""
+    document = {
+        "asyncapi": "3.0.0",
+        "info": {"title": "t", "version": "1", "externalDocs": {"url": "/relative"}},
+    }
+    assert official_parser(json.dumps(document).encode())["errors"]
 
 
 def errors(document):
