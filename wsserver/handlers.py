@@ -15,7 +15,6 @@ from wsserver.bridge import Peer
 from wsserver.budget import FrameBudget
 from wsserver.handshake import ClientConnection
 from wsserver.protocol import (
-    JSON_HEADERS,
     BadMessage,
     Message,
     parse_message,
@@ -131,10 +130,10 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
     def refuse(
         self, message: Message, status: int, detail: str, *, retry_after=None
     ) -> None:
-        headers = dict(JSON_HEADERS)
-        if retry_after is not None:
-            headers["Retry-After"] = str(retry_after)
-        self.send(reply(status=status, detail=detail, headers=headers, **message.echo))
+        answer = reply(
+            status=status, detail=detail, retry_after=retry_after, **message.echo
+        )
+        self.send(answer)
 
     def _over_budget(self, message: str | bytes) -> None:
         rate = self.config.frames_per_second
@@ -142,11 +141,8 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
             log.warning("Closing %s: over its frame budget", self.address)
             return self.close(CLOSE_POLICY_VIOLATION, "Too many frames.")
         detail = f"More than {rate} frames a second on this connection; slow down."
-        headers = {**JSON_HEADERS, "Retry-After": "1"}
-        answer = reply(
-            status=429, id=readable_id(message), detail=detail, headers=headers
-        )
-        self.send(answer)
+        frame_id = readable_id(message)
+        self.send(reply(status=429, id=frame_id, detail=detail, retry_after=1))
 
     def unsubscribe(self, message: Message) -> dict:
         if self.hub.fanout.unsubscribe(self, message.url):

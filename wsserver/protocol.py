@@ -37,12 +37,14 @@ def reply(
     headers: Mapping[str, str] = JSON_HEADERS,
     data: object = _NO_DATA,
     detail: str | None = None,
+    retry_after: int | None = None,
 ) -> dict:
     """The reply envelope, for the application's answers and the server's alike.
 
     `detail` is short for `data={"detail": detail}`, the shape of every error the
-    application never saw; `id`, `method` and `url` are echoed when known (a
-    frame without an `id`, or one too broken to read, gets a reply without)."""
+    application never saw; `retry_after` adds the header a refusal carries; `id`,
+    `method` and `url` are echoed when known (a frame without an `id`, or one
+    too broken to read, gets a reply without)."""
     envelope = {} if id is None else {"id": id}
     envelope["status"] = status
     if method is not None:
@@ -50,6 +52,8 @@ def reply(
     if url is not None:
         envelope["url"] = url
     envelope["headers"] = dict(headers)
+    if retry_after is not None:
+        envelope["headers"]["Retry-After"] = str(retry_after)
     if detail is not None:
         data = {"detail": detail}
     if data is not _NO_DATA:
