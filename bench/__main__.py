@@ -18,7 +18,7 @@ from functools import partial
 
 import requests
 
-from bench import accounts, fanout, inprocess, versus
+from bench import accounts, fanout, inprocess, instructions, versus
 from bench.clients import open_websocket, run_http, run_websocket
 from bench.fanout import percentile
 from bench.servers import (
@@ -132,7 +132,7 @@ def main(argv=None):
     if args.only == "crowd":
         return report(crowd(args.subscribers, args.reps))
     started = time.monotonic()
-    versus_lines = versus.compare(seconds=2, rounds=args.reps)
+    versus_lines, ratios = versus.compare(seconds=2, rounds=max(args.reps, 5))
     lines = [
         "# Benchmark results",
         "",
@@ -215,6 +215,11 @@ def main(argv=None):
                 f"| {http[0] / gthread[0]:.2f} |"
             )
     lines.append("")
+    gthread_ratio = (
+        table[("retrieve", "web", "http", 50)][0]
+        / table[("retrieve", "gthread", "http", 50)][0]
+    )
+    lines += per_request_targets(ratios, gthread_ratio)
 
     with running("web", workers=2) as (port, _):
         two = median_cell(
@@ -296,6 +301,52 @@ def main(argv=None):
         f"Total bench time: {time.monotonic() - started:.0f} s.",
     ]
     report(lines)
+
+
+INSTRUCTIONS_TARGET = 4.4e6
+
+
+def per_request_targets(ratios, gthread_ratio):
+    """Each per-request target, met or missed, from this run's figures."""
+    count = (
+        instructions.per_call("retrieve", "bridge") if instructions.usable() else None
+    )
+    rows = [
+        ("WS retrieve, 50 conns, / DCRF", ratios["WS retrieve", 50][0], 1.0),
+        ("WS retrieve, 1 conn, / DCRF", ratios["WS retrieve", 1][0], 0.85),
+        (
+            "WS retrieve, 50 conns, / in-process floor",
+            ratios["WS retrieve", 50][2],
+            0.85,
+        ),
+        ("WS create, 50 conns, / DCRF", ratios["WS create", 50][0], 1.0),
+        ("HTTP retrieve, 50 conns, / gthread", gthread_ratio, 1.0),
+    ]
+    lines = [
+        "Per-request targets (rate ratios; by CPU time per request in brackets "
+        "where the peer is DCRF):",
+        "",
+        "| target | measured | wanted | |",
+        "|---|---|---|---|",
+    ]
+    by_cpu = {
+        0: ratios["WS retrieve", 50][1],
+        1: ratios["WS retrieve", 1][1],
+        3: ratios["WS create", 50][1],
+    }
+    for index, (name, measured, wanted) in enumerate(rows):
+        cpu = f" ({by_cpu[index]:.2f})" if index in by_cpu else ""
+        verdict = "met" if measured >= wanted else "missed"
+        lines.append(f"| {name} | {measured:.2f}{cpu} | >= {wanted:g} | {verdict} |")
+    if count is None:
+        lines.append("| instructions per bridge retrieve | (no valgrind) | | |")
+    else:
+        verdict = "met" if count <= INSTRUCTIONS_TARGET else "missed"
+        lines.append(
+            f"| instructions per bridge retrieve | {count / 1e6:.2f}M "
+            f"| <= {INSTRUCTIONS_TARGET / 1e6:g}M | {verdict} |"
+        )
+    return [*lines, ""]
 
 
 def report(lines):

@@ -64,11 +64,17 @@ def rate(kind, via, seconds, *, cpus=None):
     return json.loads(output.strip().splitlines()[-1])["rate"]
 
 
-def main(kind, via, seconds):
+def main(kind, via, seconds=None, calls=None):
+    """Call for `seconds` and print the rate, or make exactly `calls` calls
+    (for `bench.instructions`)."""
     django.setup()
     call = test_client_call(kind) if via == "client" else bridge_call(kind)
     for _ in range(20):
         assert call() < 400
+    if calls is not None:
+        for _ in range(calls):
+            call()
+        return
     count = 0
     started = time.perf_counter()
     while time.perf_counter() - started < seconds:
@@ -78,4 +84,7 @@ def main(kind, via, seconds):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], float(sys.argv[3]))
+    if sys.argv[3] == "--calls":
+        main(sys.argv[1], sys.argv[2], calls=int(sys.argv[4]))
+    else:
+        main(sys.argv[1], sys.argv[2], float(sys.argv[3]))

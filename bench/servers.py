@@ -62,7 +62,8 @@ def in_django(module, *args):
 def prepare_database():
     """A fresh bench database with one snippet to retrieve (id 1)."""
     RESULTS_DIR.mkdir(exist_ok=True)
-    (RESULTS_DIR / "bench.sqlite3").unlink(missing_ok=True)
+    for suffix in ("", "-wal", "-shm"):  # a journal left beside a new file breaks it
+        (RESULTS_DIR / f"bench.sqlite3{suffix}").unlink(missing_ok=True)
     manage = [sys.executable, "manage.py"]
     subprocess.run(
         [*manage, "migrate", "-v0"], cwd=PROJECT_DIR, env=bench_env(), check=True
@@ -179,6 +180,13 @@ def worker_pids(pid):
     """The server's worker processes (gunicorn's children), or itself."""
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     return [int(child) for child in children] or [pid]
+
+
+def cpu_seconds(pid):
+    """CPU time `pid` has used so far, user and system, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of stat(5)
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
 def resident_mib(pid):

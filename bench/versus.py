@@ -5,6 +5,11 @@ view in one process), from one run: every scenario is measured in short slices,
 the two servers interleaved round by round so that a ratio comes from the same
 seconds of a shared machine. Where there are two cores, both servers are pinned
 to the first and the load to the second.
+
+Beside each rate, the CPU time the server process spent per request in the
+same slice (user + system, all its threads, from /proc): what the server does
+per request, whatever the load client or the machine's other work do to the
+rate. The ratios by CPU time are the ones to judge a change by.
 """
 
 import asyncio
@@ -15,7 +20,7 @@ from contextlib import ExitStack, contextmanager
 from bench import inprocess
 from bench.clients import dcrf_frame, project_frame, run_http, run_websocket
 from bench.fanout import percentile
-from bench.servers import running
+from bench.servers import cpu_seconds, prepare_database, running
 
 SCENARIOS = [
     # (name, transport, connections, method, path, body)
@@ -39,7 +44,9 @@ def pinned(cpus):
         os.sched_setaffinity(0, before)
 
 
-def slice_of(port, scenario, side, seconds):
+def slice_of(server, scenario, side, seconds):
+    """One slice against `server` (port, pid): (rate, latencies, CPU ms/request)."""
+    port, pid = server
     name, transport, connections, method, path, body = scenario
     if transport == "http":
         runner = run_http(
@@ -60,11 +67,15 @@ def slice_of(port, scenario, side, seconds):
             body=body,
             protocol=protocol,
         )
-    return asyncio.run(runner)
+    before = cpu_seconds(pid)
+    rate, latencies = asyncio.run(runner)
+    spent = cpu_seconds(pid) - before
+    return rate, latencies, spent * 1000 / max(len(latencies), 1)
 
 
-def compare(*, seconds=2.0, rounds=3):
-    """Markdown lines: each scenario's medians for both sides, and the ratios."""
+def compare(*, seconds=2.0, rounds=5):
+    """Markdown lines: each scenario's medians for both sides, and the ratios;
+    and the ratios by scenario: `{(name, conns): (rate, by CPU, to floor)}`."""
     two_cores = len(os.sched_getaffinity(0)) >= 2
     server_cpus, load_cpus = ("0", {1}) if two_cores else (None, None)
     samples = {
@@ -74,10 +85,10 @@ def compare(*, seconds=2.0, rounds=3):
     }
     floors = {kind: [] for kind in FLOORS}
     with ExitStack() as stack:
-        ports = {
-            side: stack.enter_context(running(kind, cpus=server_cpus))[0]
-            for side, kind in (("project", "web"), ("dcrf", "dcrf"))
-        }
+        servers = {}
+        for side, kind in (("project", "web"), ("dcrf", "dcrf")):
+            port, pids = stack.enter_context(running(kind, cpus=server_cpus))
+            servers[side] = (port, pids[0])
         for _ in range(rounds):
             for kind in floors:
                 floors[kind].append(
@@ -87,7 +98,7 @@ def compare(*, seconds=2.0, rounds=3):
                 for index, scenario in enumerate(SCENARIOS):
                     for side in ("project", "dcrf"):
                         samples[index, side].append(
-                            slice_of(ports[side], scenario, side, seconds)
+                            slice_of(servers[side], scenario, side, seconds)
                         )
     floor = {kind: statistics.median(rates) for kind, rates in floors.items()}
     where = ", pinned to one core with the load on the other" if two_cores else ""
@@ -98,28 +109,32 @@ def compare(*, seconds=2.0, rounds=3):
         f"Django's test Client calling the same view in one process: "
         f"{floor['retrieve']:.0f} retrieves/s, {floor['create']:.0f} creates/s.",
         "",
-        "| scenario | conns | project /s | p50 / p99 ms | DCRF /s | p50 / p99 ms "
-        "| project / DCRF | project / floor |",
-        "|---|---|---|---|---|---|---|---|",
+        "| scenario | conns | project /s | p50 / p99 ms | CPU ms/req | DCRF /s "
+        "| p50 / p99 ms | CPU ms/req | project / DCRF | by CPU | project / floor |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    ratios = {}
     for index, (name, _, connections, *_rest) in enumerate(SCENARIOS):
         cells = []
         for side in ("project", "dcrf"):
-            rate, latencies = sorted(samples[index, side], key=lambda s: s[0])[
-                rounds // 2
-            ]
+            runs = samples[index, side]
+            rate, latencies, _ = sorted(runs, key=lambda run: run[0])[rounds // 2]
+            cpu = statistics.median(run[2] for run in runs)
             cells.append(
-                (rate, percentile(latencies, 0.5), percentile(latencies, 0.99))
+                (rate, percentile(latencies, 0.5), percentile(latencies, 0.99), cpu)
             )
-        (ours, o50, o99), (theirs, t50, t99) = cells
+        (ours, o50, o99, ocpu), (theirs, t50, t99, tcpu) = cells
         kind = name.split()[-1]
         lines.append(
             f"| {name} | {connections} | {ours:.0f} | {o50:.1f} / {o99:.1f} "
-            f"| {theirs:.0f} | {t50:.1f} / {t99:.1f} | {ours / theirs:.2f} "
+            f"| {ocpu:.2f} | {theirs:.0f} | {t50:.1f} / {t99:.1f} | {tcpu:.2f} "
+            f"| {ours / theirs:.2f} | {tcpu / ocpu:.2f} "
             f"| {ours / floor[kind]:.2f} |"
         )
-    return lines + [""]
+        ratios[name, connections] = (ours / theirs, tcpu / ocpu, ours / floor[kind])
+    return lines + [""], ratios
 
 
 if __name__ == "__main__":
-    print("\n".join(compare()))
+    prepare_database()
+    print("\n".join(compare()[0]))

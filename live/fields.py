@@ -23,7 +23,7 @@ class CachedChoiceField(serializers.ChoiceField):
     per process.
 
     DRF rebuilds a field's choice tables every time a serializer is created: for
-    the ~600 Pygments lexers that is a large share of each request.
+    the ~600 Pygments lexers that is costly (docs/benchmarks.md).
     """
 
     def _set_choices(self, choices_function):
@@ -40,7 +40,7 @@ class FieldsBuiltOnce:
     class instead of once per serializer.
 
     `ModelSerializer.get_fields()` inspects the model and maps each of its fields
-    to a serializer field for every serializer made: a sixth of a retrieve. The
+    to a serializer field for every serializer made (docs/benchmarks.md). The
     answer cannot change while the process runs, so the first one is kept as
     recipes and every serializer still gets field instances of its own (fields
     are bound to their serializer), made from the class and arguments DRF
@@ -128,8 +128,9 @@ def _path_with_mark(view_name, format, urlconf, script_prefix):
 
 def object_path(view_name, pk, format=None):
     """`reverse()` for the path of object `pk`, matched against the URL patterns
-    once per view and format: reversing each link anew was a twentieth of a
-    retrieve. Keyed on the URLconf and script prefix, which reverse() reads."""
+    once per view and format instead of for each link (docs/benchmarks.md).
+    Keyed on the URLconf and script prefix, which reverse() reads. Fenced by
+    tests/live/test_library_fences.py."""
     if not isinstance(pk, int):
         return reverse(view_name, kwargs={"pk": pk}, format=format)
     marked = _path_with_mark(view_name, format, get_urlconf(), get_script_prefix())

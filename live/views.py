@@ -53,9 +53,10 @@ def recorded_fields(model) -> tuple[models.Field, ...]:
 
 @lru_cache(maxsize=256)  # the anonymous rule, staff's, and recent users' own
 def readable_rows(queryset: QuerySet, readable: Q) -> QuerySet:
-    """`queryset` filtered by a `readable()` rule, built once per rule (resolving
-    the filter anew was a twentieth of a retrieve). Never evaluated: callers
-    clone it (`.all()`), as DRF clones a view's `queryset` for each request."""
+    """`queryset` filtered by a `readable()` rule, built once per rule rather
+    than resolved for each request (docs/benchmarks.md). Never evaluated:
+    callers clone it (`.all()`), as DRF clones a view's `queryset` for each
+    request."""
     return queryset.filter(readable) if readable else queryset
 
 

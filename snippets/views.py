@@ -14,6 +14,9 @@ from snippets.serializers import SnippetSerializer, UserSerializer
 HIGHLIGHT_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
 
+READ_FIELDS = ["created", "title", "code", "linenos", "language", "style", "private"]
+
+
 class SnippetViewSet(LiveViewSetMixin, viewsets.ModelViewSet):
     """
     List, create, retrieve, update and delete snippets; `highlight` shows one as
@@ -24,8 +27,11 @@ class SnippetViewSet(LiveViewSetMixin, viewsets.ModelViewSet):
     staff may change or delete.
     """
 
-    # `highlighted` is many times the code and only the highlight page shows it.
-    queryset = Snippet.objects.select_related("owner").defer("highlighted")
+    # `highlighted` is many times the code and only the highlight page shows it;
+    # of the owner, the API shows only the username.
+    queryset = Snippet.objects.select_related("owner").only(
+        *READ_FIELDS, "owner__username"
+    )
     serializer_class = SnippetSerializer
     permission_classes = [CanCreateSnippet, IsOwnerOrReadOnly]
 

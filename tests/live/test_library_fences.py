@@ -1,0 +1,152 @@
+"""
+Where `live/` leans on a library's private parts to do less per request, each
+shortcut against the stock behaviour it replaces: an upgrade that changes what
+the shortcut relies on fails here, not in production.
+"""
+
+import pytest
+from django.contrib.auth.models import User
+from django.db.models import Q
+from gunicorn.workers.base import Worker
+from gunicorn.workers.gtornado import TornadoWorker
+from rest_framework import serializers
+from rest_framework.reverse import reverse
+
+from live.fields import (
+    CachedChoiceField,
+    FieldsBuiltOnce,
+    RelativeHyperlinkedRelatedField,
+    object_path,
+)
+from live.views import readable_rows
+from tests.notes.models import Note
+from wsserver.worker import WebWorker
+
+pytestmark = pytest.mark.django_db
+
+COLOURS = [("red", "Red"), ("green", "Green"), (3, "Three")]
+
+
+def colours():
+    return COLOURS
+
+
+class BuiltEachTimeNoteSerializer(serializers.ModelSerializer):
+    owner = serializers.ReadOnlyField(source="owner.username")
+    colour = CachedChoiceField(colours, default="red")
+
+    class Meta:
+        model = Note
+        fields = ["id", "owner", "text", "shared", "colour"]
+
+
+class NoteSerializer(FieldsBuiltOnce, BuiltEachTimeNoteSerializer):
+    pass
+
+
+class BuiltEachTimeUserSerializer(serializers.ModelSerializer):
+    notes = RelativeHyperlinkedRelatedField(
+        source="note_set", many=True, read_only=True, view_name="note-detail"
+    )
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "notes"]
+
+
+class UserSerializer(FieldsBuiltOnce, BuiltEachTimeUserSerializer):
+    pass
+
+
+def describe(serializer):
+    return {name: repr(field) for name, field in serializer.fields.items()}
+
+
+@pytest.mark.parametrize(
+    "ours, each_time",
+    [
+        (NoteSerializer, BuiltEachTimeNoteSerializer),
+        (UserSerializer, BuiltEachTimeUserSerializer),
+    ],
+)
+def test_fields_built_once_are_the_fields_drf_builds(ours, each_time):
+    """From the second serializer on, fields come from recipes (DRF's private
+    `_args` and `_kwargs` of each field): they must be DRF's own, unbound."""
+    ours()  # the first builds the recipes
+    made, expected = ours(), each_time()
+    assert describe(made) == describe(expected)
+    for name, field in made.fields.items():
+        assert type(field) is type(expected.fields[name])
+        assert field.parent is made
+
+
+def test_a_recipe_field_reads_and_writes_as_drf_does():
+    owner = User.objects.create_user("fence-owner")
+    note = Note.objects.create(owner=owner, text="fenced")
+    NoteSerializer()
+    data = {"text": "new", "shared": True, "colour": "3"}
+    ours, stock = NoteSerializer(data=data), BuiltEachTimeNoteSerializer(data=data)
+    assert ours.is_valid() and stock.is_valid()
+    assert (
+        ours.validated_data
+        == stock.validated_data
+        == {
+            "text": "new",
+            "shared": True,
+            "colour": 3,
+        }
+    )
+    context = {"request": None}  # the links are site paths: no request needed
+    ours = UserSerializer(owner, context=context).data
+    assert ours == BuiltEachTimeUserSerializer(owner, context=context).data
+    assert ours["notes"] == [f"/api/notes/{note.pk}/"]
+
+
+def test_cached_choice_field_has_the_stock_tables():
+    """`CachedChoiceField` sets what DRF's private `_set_choices` would."""
+    ours = CachedChoiceField(colours)
+    stock = serializers.ChoiceField(COLOURS)
+    assert ours.choices == stock.choices
+    assert ours.grouped_choices == stock.grouped_choices
+    assert ours.choice_strings_to_values == stock.choice_strings_to_values
+    assert [vars(option) for option in ours.iter_options()] == [
+        vars(option) for option in stock.iter_options()
+    ]
+    for value in ["red", "3", 3, "blue"]:
+        assert repr(_outcome(ours, value)) == repr(_outcome(stock, value))
+
+
+def _outcome(field, value):
+    try:
+        return field.run_validation(value)
+    except serializers.ValidationError as error:
+        return error.detail
+
+
+@pytest.mark.parametrize("pk", [1, 98765, 987654321987654321 + 1, "x"])
+def test_object_path_is_reverse(pk):
+    """The cached path with a marker key (`PK_MARK`) in it, filled in."""
+    expected = reverse("note-detail", kwargs={"pk": pk})
+    assert object_path("note-detail", pk) == expected
+
+
+def test_readable_rows_is_the_filtered_queryset_and_stays_unevaluated():
+    """Cached per (QuerySet, Q): a QuerySet hashes by identity and a Q by value."""
+    queryset = Note.objects.select_related("owner")
+    rule = Q(shared=True) | Q(owner_id=5)
+    cached = readable_rows(queryset, rule)
+    assert readable_rows(queryset, Q(shared=True) | Q(owner_id=5)) is cached
+    assert str(cached.all().query) == str(queryset.filter(rule).query)
+    list(cached.all())  # what a view does: a clone is evaluated, never the cache
+    assert cached._result_cache is None
+    assert readable_rows(queryset, Q()) is queryset
+
+
+def test_the_worker_overrides_what_gunicorn_still_has():
+    """`WebWorker.run` replaces the stock Tornado worker's loop; it uses the
+    worker's `wsgi`, `sockets`, `alive` and `watchdog` as gunicorn sets them."""
+    assert issubclass(WebWorker, TornadoWorker)
+    assert callable(TornadoWorker.watchdog)
+    assert "wsgi" in Worker.__dict__ or "load_wsgi" in Worker.__dict__
+    worker_init = Worker.__init__.__code__.co_names
+    assert {"alive", "sockets"} <= set(worker_init)
