@@ -42,10 +42,11 @@ class FieldsBuiltOnce:
     `ModelSerializer.get_fields()` inspects the model and maps each of its fields
     to a serializer field for every serializer made (docs/benchmarks.md). The
     answer cannot change while the process runs, so the first one is kept as
-    recipes and every serializer still gets field instances of its own (fields
-    are bound to their serializer), made from the class and arguments DRF
-    chose or the class declared. A field holding other fields (`many=True`) is
-    deep-copied instead, as DRF copies declared fields.
+    unbound prototypes, and every serializer still gets field instances of its
+    own (fields are bound to their serializer): copies of the prototypes,
+    which skip running each field's `__init__` again. A field holding other
+    fields (`many=True`) is deep-copied instead, as DRF copies declared fields.
+    Fenced by tests/live/test_library_fences.py.
     """
 
     _recipes: dict[type, dict] = {}
@@ -69,7 +70,19 @@ class FieldsBuiltOnce:
         if holds_fields:  # a `many=True` field: its child must be copied too
             template = copy.deepcopy(field)
             return partial(copy.deepcopy, template)
-        return partial(type(field), *field._args, **field._kwargs)
+        return partial(copy_field, type(field)(*field._args, **field._kwargs))
+
+
+def copy_field(prototype):
+    """A new unbound field like `prototype`: its attributes copied, and the two
+    containers a serializer may change for one instance (its validators and
+    error messages) copied too, so no change reaches the others."""
+    field = object.__new__(type(prototype))
+    field.__dict__.update(prototype.__dict__)
+    field.error_messages = dict(prototype.error_messages)
+    if "_validators" in prototype.__dict__:
+        field._validators = list(prototype._validators)
+    return field
 
 
 class JSONTyped:

@@ -80,6 +80,23 @@ def test_fields_built_once_are_the_fields_drf_builds(ours, each_time):
         assert field.parent is made
 
 
+def test_a_serializer_changing_its_fields_changes_no_other():
+    """Fields are copies of one prototype: what a serializer does to its own
+    fields (as in its `__init__`) stays with them."""
+    NoteSerializer()
+    first, second = NoteSerializer(), NoteSerializer()
+    first.fields["text"].validators.append(lambda value: None)
+    first.fields["text"].error_messages["blank"] = "Say something."
+    first.fields["text"].required = False
+    text = second.fields["text"]
+    assert len(text.validators) == len(
+        BuiltEachTimeNoteSerializer().fields["text"].validators
+    )
+    assert text.error_messages["blank"] == "This field may not be blank."
+    assert text.required is True
+    assert not NoteSerializer(data={"text": ""}).is_valid()
+
+
 def test_a_recipe_field_reads_and_writes_as_drf_does():
     owner = User.objects.create_user("fence-owner")
     note = Note.objects.create(owner=owner, text="fenced")
