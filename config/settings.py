@@ -122,10 +122,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that its one line per request sees every answer.
+    "live.requestlog.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    # /healthz for any Host; everything after it checks the Host.
+    # /healthz and /metrics for any Host; everything after it checks the Host.
     "live.health.HealthCheckMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -360,17 +362,27 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# `/metrics` answers this bearer token; with none, only in local use (DEBUG).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# "json": every log line a JSON object (a request's fields as keys); else text.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT must be text or json.")
+LOG_LINE = "%(asctime)s %(levelname)s %(name)s %(message)s"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+        "text": {"format": LOG_LINE},
+        "json": {"()": "pythonjsonlogger.json.JsonFormatter", "format": LOG_LINE},
     },
     "filters": {"one_line_warning": {"()": "live.health.OneLineWarning"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
-        # Django logs every 4xx as a warning; the bridge logs each request once.
+        # Django logs every 4xx as a warning; live.requests logs each request once.
         "django.request": {"level": "ERROR"},
         # A bad Host: one line, not a traceback at ERROR.
         "django.security.DisallowedHost": {"filters": ["one_line_warning"]},

@@ -13,6 +13,9 @@ import math
 SUBSCRIBE_MARK = "wsserver.subscribe"  # a SUBSCRIBE's GET
 CHANGE_MARK = "wsserver.change"  # the GET that shows a change (its record)
 REPLAY_MARK = "wsserver.replay"  # ...replayed to one resuming subscriber
+POSITION_MARK = "wsserver.position"  # ...and that change's position
+# How a request came: "websocket" or "events" (absent: plain HTTP).
+TRANSPORT_MARK = "wsserver.transport"
 
 # Headers the app answers those requests with; the server takes them out of
 # the reply, so no client sees them.

@@ -4,6 +4,8 @@ from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from redis.exceptions import RedisError
 
+from live import metrics
+from live.metrics import metrics_view
 from live.redis_client import get_redis
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,7 @@ def healthz(request):
         # A PING, not a read: nothing this app reads from Redis is unpickled.
         get_redis().ping()
     except RedisError as exc:
+        metrics.redis_errors.labels("health").inc()
         log.warning("Health check: redis failing: %s", exc)
         failing.append("redis")
     if failing:
@@ -33,16 +36,20 @@ def healthz(request):
 
 
 class HealthCheckMiddleware:
-    """Answer `/healthz` before anything judges the request's `Host`: a platform's
-    health check may call it by the machine's address. No other path is served
-    for a host outside `ALLOWED_HOSTS`."""
+    """Answer `/healthz` and `/metrics` before anything judges the request's
+    `Host`: a platform's health check or a metrics scraper may call them by the
+    machine's address. No other path is served for a host outside
+    `ALLOWED_HOSTS`."""
+
+    views = {"/healthz": healthz, "/metrics": metrics_view}
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.path == "/healthz":
-            return healthz(request)
+        view = self.views.get(request.path)
+        if view is not None:
+            return view(request)
         return self.get_response(request)
 
 

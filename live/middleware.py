@@ -15,7 +15,7 @@ from django.urls import reverse
 from redis.exceptions import RedisError
 from rest_framework.throttling import BaseThrottle
 
-from live import throttling
+from live import metrics, throttling
 from live.contract import address_group
 
 
@@ -69,6 +69,7 @@ class LoginThrottleMiddleware:
                 return None
             reset = throttling.limiter().get_window_stats(item, over[0]).reset_time
         except RedisError:
+            metrics.redis_errors.labels("throttle").inc()
             detail = throttling.RateLimiterUnavailable.default_detail
             return JsonResponse({"detail": str(detail)}, status=503)
         wait = throttling.seconds_until(reset)

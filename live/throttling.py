@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from rest_framework import status, throttling
 from rest_framework.exceptions import APIException
 
+from live import metrics
 from live.contract import address_group
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class RedisRateThrottle(throttling.SimpleRateThrottle):
                 return True
             reset_time = limiter().get_window_stats(item, key).reset_time
         except RedisError as exc:
+            metrics.redis_errors.labels("throttle").inc()
             log.warning("Rate limiter unavailable: %r", exc)
             raise RateLimiterUnavailable() from None
         self.retry_after = seconds_until(reset_time)

@@ -27,6 +27,7 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.urls import reverse
 from redis.exceptions import RedisError
 
+from live import metrics
 from live.redis_client import get_redis
 from live.views import LiveViewSetMixin, recorded_fields
 
@@ -51,6 +52,7 @@ def publish(event):
         encoded = json.dumps(event, separators=(",", ":"), cls=DjangoJSONEncoder)
         client.xadd(settings.EVENTS_STREAM, {"event": encoded}, **options)
     except RedisError as exc:
+        metrics.redis_errors.labels("history").inc()
         unrecorded.set()
         log.warning("Event not recorded (%s): %s", exc, event["event"])
 

@@ -68,7 +68,7 @@ class OnePort(RuleRouter):
             super().start_request(server_conn, request_conn),
             request_conn,
             limit=self.app.config.request_max_bytes,
-            allowed_origins=self.app.config.allowed_origins,
+            config=self.app.config,
         )
 
 

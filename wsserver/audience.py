@@ -32,6 +32,7 @@ from live.contract import (
     COHORT_HEADER,
     EXPIRES_HEADER,
     IDENTITY_HEADER,
+    POSITION_MARK,
     REPLAY_MARK,
     VISIBLE_BEFORE_HEADER,
 )
@@ -114,7 +115,7 @@ def rendering(
     # snapshot, not for every change.
     proof = {k: v for k, v in request.headers.items() if k.lower() == "authorization"}
     message = Message(entry.url, "GET", token=request.token, headers=proof)
-    marks = {CHANGE_MARK: entry.record}
+    marks = {CHANGE_MARK: entry.record, POSITION_MARK: entry.position}
     if replay:
         marks[REPLAY_MARK] = True
     return message, marks

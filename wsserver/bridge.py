@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes, urlencode, urlsplit
 
+from live.contract import TRANSPORT_MARK
 from wsserver.protocol import QUERY_METHODS, Message, reply
 from wsserver.wsgi import WSGIApp, as_http_servers_do
 
@@ -39,6 +40,7 @@ class Peer:
     # Proxy headers of the handshake, kept so Django judges identity and HTTPS
     # from them exactly as for HTTP (`NUM_PROXIES`, `SECURE_PROXY_SSL_HEADER`).
     proxy_headers: tuple[tuple[str, str], ...] = ()
+    transport: str = "websocket"  # or "events": what the request log names
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ def build_environ(message: Message, peer: Peer) -> dict:
         "wsgi.multithread": True,
         "wsgi.multiprocess": True,
         "wsgi.run_once": False,
+        TRANSPORT_MARK: peer.transport,
     }
     for name, value in message.headers.items():
         environ[_environ_key(name)] = value

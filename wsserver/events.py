@@ -29,6 +29,7 @@ from functools import partial
 
 from redis.exceptions import RedisError
 
+from live import metrics
 from wsserver.audience import Credentials, CredentialsEnded, RenderFailed, event_for
 from wsserver.history import Entry, History, Position, StreamId
 from wsserver.protocol import encode
@@ -76,6 +77,8 @@ class EventFanout:
         self.cursor: StreamId | None = None  # the last change read
         self._reader: asyncio.Task | None = None
         self._reading = asyncio.Event()
+        self.rendered = 0  # renders of live changes so far, to count per change
+        self._failed = False  # the last read of the history failed
 
     async def position(self) -> Position:
         """A position at or before every change committed so far: the last one
@@ -107,6 +110,7 @@ class EventFanout:
         subscription = Subscription(subscriber, path, after.id, credentials)
         self.subscriptions.setdefault(path, {})[subscriber] = subscription
         self.paths.setdefault(subscriber, set()).add(path)
+        metrics.subscriptions.inc()
         # Read with the subscription in place: what the reader reads meanwhile
         # waits in its backlog (repeats are dropped by position).
         missed = await self.history.between(
@@ -167,6 +171,7 @@ class EventFanout:
         if not self.paths[subscriber]:
             del self.paths[subscriber]
         subscription = self.subscriptions[path].pop(subscriber)
+        metrics.subscriptions.dec()
         if subscription.expiry is not None:
             subscription.expiry.cancel()
         if not self.subscriptions[path]:
@@ -199,9 +204,13 @@ class EventFanout:
         for subscription in self._hearing(entry):
             view = subscription.credentials.view_of(entry)
             views.setdefault(view, []).append(subscription)
+        rendered = self.rendered
         await asyncio.gather(
             *(self._show(entry, view, group) for view, group in views.items())
         )
+        metrics.renders_per_change.observe(self.rendered - rendered)
+        if views:
+            metrics.fanout_lag.observe(max(0.0, time.time() - entry.committed_at))
 
     def _hearing(self, entry: Entry) -> list[Subscription]:
         """The subscriptions to send `entry` to now: one per subscriber."""
@@ -252,6 +261,8 @@ class EventFanout:
     ) -> str | None:
         """The frame `entry` comes to for `credentials`, or `None`."""
         # Replays take turns, so requests keep Django's other threads.
+        if not replay:
+            self.rendered += 1
         async with self.replays if replay else contextlib.nullcontext():
             answer = await self.render(entry, credentials, replay=replay)
         event = event_for(entry, answer, identity=credentials.identity)
@@ -283,12 +294,18 @@ class EventFanout:
         while True:
             try:
                 await self._resume()
-                delay = RECONNECT_MIN_SECONDS
+                if self._failed:
+                    metrics.redis_reconnects.inc()
+                delay, self._failed = RECONNECT_MIN_SECONDS, False
                 while True:
                     for entry in await self.history.read_after(self.cursor, self.epoch):
                         self.cursor = entry.id
+                        lag = max(0.0, time.time() - entry.committed_at)
+                        metrics.history_lag.set(lag)
                         await self.deliver(entry)
             except (RedisError, OSError) as exc:
+                metrics.redis_errors.labels("history").inc()
+                self._failed = True
                 log.warning("History unreadable (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECONNECT_MAX_SECONDS)

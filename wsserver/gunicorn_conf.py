@@ -5,7 +5,10 @@ plain `gunicorn config.wsgi` too.
 """
 
 import os
+import shutil
 import socket
+import tempfile
+from pathlib import Path
 
 
 def dual_stack_available():
@@ -40,3 +43,30 @@ graceful_timeout = 30
 # machine would fight over it. Nothing here uses it.
 control_socket_disable = True
 accesslog = None
+
+# Metrics (live/metrics.py): each worker writes its figures to files in one
+# folder, and a scrape of any worker adds up every worker's. The folder must be
+# set before a worker imports prometheus_client; one of our own unless given.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="web-metrics-")
+    metrics_dir_made = True
+else:
+    metrics_dir_made = False
+
+
+def on_starting(server):
+    """Start from zero: figures a previous run left in a given folder are stale."""
+    for stale in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker):
+    """A worker's gauges leave with it; its counters stay counted."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if metrics_dir_made:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

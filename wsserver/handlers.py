@@ -6,10 +6,10 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from tornado.websocket import WebSocketHandler
 
+from live import metrics
 from wsserver import handshake
 from wsserver.bridge import Peer
 from wsserver.budget import FrameBudget
@@ -43,6 +43,8 @@ class SocketState:
 
 class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
     """One client connection speaking protocol v1 (see README.md)."""
+
+    transport = "websocket"
 
     def initialize(self):
         super().initialize()
@@ -85,6 +87,7 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
         if self.ws_connection is None or self.ws_connection.is_closing():
             return
         if self.state.ping_unanswered:
+            metrics.refusals.labels("ping").inc()
             log.info("Closing %s: no answer to a ping", self.address)
             return self.close(reason="ping timed out")
         interval = self.config.ping_interval_seconds
@@ -109,13 +112,15 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
             return self.send(error.reply())
         limit = self.config.max_in_flight
         if self.hub.draining:
-            self.refuse(parsed, 503, "Server is shutting down; retry elsewhere.")
-        elif self.state.in_flight >= limit:
             self.refuse(
-                parsed, 429, f"Over {limit} requests in flight; wait for replies."
+                parsed, 503, "Server is shutting down; retry elsewhere.", "draining"
             )
+        elif self.state.in_flight >= limit:
+            detail = f"Over {limit} requests in flight; wait for replies."
+            self.refuse(parsed, 429, detail, "in_flight")
         elif self.hub.full:
-            self.refuse(parsed, 503, "Server is busy; retry shortly.", retry_after=1)
+            detail = "Server is busy; retry shortly."
+            self.refuse(parsed, 503, detail, "queue", retry_after=1)
         elif parsed.method == "UNSUBSCRIBE":
             self.send(self.unsubscribe(parsed))
         else:
@@ -128,8 +133,17 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
         self.state.in_flight -= 1
 
     def refuse(
-        self, message: Message, status: int, detail: str, *, retry_after=None
+        self,
+        message: Message,
+        status: int,
+        detail: str,
+        limit: str,
+        *,
+        retry_after=None,
     ) -> None:
+        """Answer `message` without Django: it met `limit` (counted, not logged:
+        a client flooding refused frames must not flood the log too)."""
+        metrics.refusals.labels(limit).inc()
         answer = reply(
             status=status, detail=detail, retry_after=retry_after, **message.echo
         )
@@ -137,6 +151,7 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
 
     def _over_budget(self, message: str | bytes) -> None:
         rate = self.config.frames_per_second
+        metrics.refusals.labels("frame_budget").inc()
         if self.state.budget.exhausted:  # refused for a second's worth, and went on
             log.warning("Closing %s: over its frame budget", self.address)
             return self.close(CLOSE_POLICY_VIOLATION, "Too many frames.")
@@ -150,8 +165,8 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
         return reply(status=404, detail="Not subscribed to this URL.", **message.echo)
 
     async def serve(self, message: Message) -> None:
-        """Answer one message through the bridge; SUBSCRIBE is a GET that listens."""
-        started = time.perf_counter()
+        """Answer one message through the bridge; SUBSCRIBE is a GET that listens.
+        (Django's request log has its line: live/requestlog.py.)"""
         subscription = None
         try:
             if message.method == "SUBSCRIBE":
@@ -163,15 +178,6 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
         except Exception:  # deliberately broad: any failure is this message's 500
             log.exception("Bridge failed: id=%r %s %s", *message.echo.values())
             answer = reply(status=500, detail="Internal server error.", **message.echo)
-        log.info(
-            "id=%r %s %s %s %.1fms peer=%s",
-            message.id,
-            message.method,
-            urlsplit(message.url).path,  # never the query: it may hold secrets
-            answer["status"],
-            (time.perf_counter() - started) * 1000,
-            self.state.peer.remote_addr,
-        )
         self.send(answer)
         if subscription is not None:  # what changed since, after the reply
             await self.hub.catch_up(subscription)

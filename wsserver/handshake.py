@@ -70,7 +70,7 @@ def origin_allowed(
     return normal_origin(origin) in candidates - {None}
 
 
-def peer_from(request: HTTPServerRequest) -> Peer:
+def peer_from(request: HTTPServerRequest, *, transport: str = "websocket") -> Peer:
     """The facts every message on this socket carries into its WSGI request."""
     server_name, server_port = split_domain_port(request.host)
     return Peer(
@@ -86,6 +86,7 @@ def peer_from(request: HTTPServerRequest) -> Peer:
             for name in PROXY_HEADERS
             if name in request.headers
         ),
+        transport=transport,
     )
 
 

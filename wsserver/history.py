@@ -60,6 +60,12 @@ class Entry:
     record: dict  # as the app wrote it (live/tracking.py)
     position: str
 
+    @property
+    def committed_at(self) -> float:
+        """When it was written (Unix time, by Redis's clock): the stream id's
+        milliseconds. The app writes a change once its transaction commits."""
+        return self.id[0] / 1000
+
 
 class History:
     """Reads of the history in Redis (the app's processes append to it)."""

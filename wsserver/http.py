@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import socket
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -17,6 +16,7 @@ from tornado.iostream import StreamClosedError
 from tornado.web import RequestHandler
 from tornado.wsgi import WSGIContainer
 
+from live import metrics, requestlog
 from wsserver.config import ServerConfig
 from wsserver.handshake import client_address
 from wsserver.wsgi import WSGIApp, as_http_servers_do
@@ -24,32 +24,51 @@ from wsserver.wsgi import WSGIApp, as_http_servers_do
 if TYPE_CHECKING:
     from wsserver.hub import Hub
 
-access_log = logging.getLogger("tornado.access")
 # After refusing a body: how long, and how many reads, to discard the rest.
 LINGER_SECONDS = 2
 LINGER_READS = 64
 
 
 def log_request(handler: RequestHandler) -> None:
-    """Tornado's access log line, without the query string (it may hold secrets)."""
-    num_proxies = handler.application.config.num_proxies
-    log_path(handler.get_status(), handler.request, num_proxies=num_proxies)
+    """The request log's line for a socket's or an event stream's handshake
+    (Tornado's `log_function`): the requests on it are Django's to log."""
+    transport = "events" if handler.request.path.startswith("/ws/events") else None
+    log_answer(
+        handler.request,
+        handler.get_status(),
+        num_proxies=handler.application.config.num_proxies,
+        transport=transport or "websocket",
+    )
 
 
-def log_path(
-    status: int, request: httputil.HTTPServerRequest, *, num_proxies: int
+def log_answer(
+    request: httputil.HTTPServerRequest,
+    status: int,
+    *,
+    num_proxies: int,
+    transport: str = "http",
+    size: int | None = None,
 ) -> None:
-    """One access log line: the client's address as `NUM_PROXIES` trusts it (not
-    the proxy's), never the query string."""
-    level = logging.INFO if status < 400 else logging.WARNING
-    level = logging.ERROR if status >= 500 else level
-    path = urlsplit(request.uri or "").path
-    milliseconds = 1000 * request.request_time()
-    address = client_address(request, num_proxies=num_proxies)
-    access_log.log(
-        level, "%d %s %s (%s) %.1fms", status, request.method, path,
-        address, milliseconds,
-    )  # fmt: skip
+    """The request log's line (live/requestlog.py) for what this server answers
+    itself, in Django's stead: the same fields, the client's address as
+    `NUM_PROXIES` trusts it (not the proxy's), never the query string."""
+    requestlog.log_request(
+        transport=transport,
+        method=request.method,
+        path=urlsplit(request.uri or "").path,
+        status=status,
+        duration_ms=1000 * request.request_time(),
+        size=size,
+        client=client_address(request, num_proxies=num_proxies),
+        request_id=request_id_of(request),
+    )
+
+
+def request_id_of(request: httputil.HTTPServerRequest) -> str:
+    """The request's id (kept in its headers, so it is made once)."""
+    rid = requestlog.request_id(request.headers.get(requestlog.REQUEST_ID_HEADER))
+    request.headers[requestlog.REQUEST_ID_HEADER] = rid
+    return rid
 
 
 class DjangoContainer(WSGIContainer, httputil.HTTPServerConnectionDelegate):
@@ -70,18 +89,19 @@ class DjangoContainer(WSGIContainer, httputil.HTTPServerConnectionDelegate):
 
     def __call__(self, request: httputil.HTTPServerRequest) -> None:
         if self.hub.full:
+            metrics.refusals.labels("queue").inc()
             detail = "Server is busy; retry shortly."
             return respond(
                 request, 503, {"detail": detail}, retry_after=1, config=self.hub.config
             )
-        self.hub.enter()
+        self.hub.enter("http")
         IOLoop.current().spawn_callback(self._handle_counted, request)
 
     async def _handle_counted(self, request: httputil.HTTPServerRequest) -> None:
         try:
             await self.handle_request(request)
         finally:
-            self.hub.leave()
+            self.hub.leave("http")
 
     def environ(self, request: httputil.HTTPServerRequest) -> dict:
         # WSGI cannot tell `X_Forwarded_For` from `X-Forwarded-For`: a header
@@ -92,7 +112,7 @@ class DjangoContainer(WSGIContainer, httputil.HTTPServerConnectionDelegate):
         return super().environ(request)
 
     def _log(self, status_code: int, request: httputil.HTTPServerRequest) -> None:
-        log_path(status_code, request, num_proxies=self.hub.config.num_proxies)
+        pass  # Django's request log has the line (live/requestlog.py)
 
 
 class WholeRequest(httputil.HTTPMessageDelegate):
@@ -153,13 +173,14 @@ def respond(
     )
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
+    headers[requestlog.REQUEST_ID_HEADER] = request_id_of(request)
     origins = config.allowed_origins
     headers.update(refusal_headers(request.headers, allowed_origins=origins))
     reason = httputil.responses.get(status, "Unknown")
     start_line = httputil.ResponseStartLine("HTTP/1.1", status, reason)
     request.connection.write_headers(start_line, headers, chunk=body)
     request.connection.finish()
-    log_path(status, request, num_proxies=config.num_proxies)
+    log_answer(request, status, num_proxies=config.num_proxies, size=len(body))
 
 
 async def close_lingering(stream, response: bytes) -> None:
@@ -185,35 +206,42 @@ class BodyLimit(httputil.HTTPMessageDelegate):
     reading any of its body. (A chunked body passing the limit is cut off by
     Tornado's own `max_body_size`, with 400.)"""
 
-    __slots__ = ("connection", "delegate", "limit", "allowed_origins")  # per connection
+    __slots__ = ("connection", "delegate", "limit", "config")  # per connection
 
-    def __init__(self, delegate, connection, *, limit: int, allowed_origins=()):
+    def __init__(self, delegate, connection, *, limit: int, config: ServerConfig):
         self.delegate = delegate
         self.connection = connection
         self.limit = limit
-        self.allowed_origins = allowed_origins
+        self.config = config
 
     def headers_received(self, start_line, headers):
         length = headers.get("Content-Length", "")
         if length.isdigit() and int(length) > self.limit:
-            self._refuse(int(length), headers)
+            request = httputil.HTTPServerRequest(
+                connection=self.connection, start_line=start_line, headers=headers
+            )
+            self._refuse(request)
             return None
         return self.delegate.headers_received(start_line, headers)
 
-    def _refuse(self, length: int, headers: httputil.HTTPHeaders) -> None:
+    def _refuse(self, request: httputil.HTTPServerRequest) -> None:
+        metrics.refusals.labels("size").inc()
         body = json.dumps({"detail": f"Request body larger than {self.limit} bytes."})
-        cors = refusal_headers(headers, allowed_origins=self.allowed_origins)
+        extra = refusal_headers(
+            request.headers, allowed_origins=self.config.allowed_origins
+        )
+        extra[requestlog.REQUEST_ID_HEADER] = request_id_of(request)
         head = "".join(
             [
                 "HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\n",
-                *(f"{name}: {value}\r\n" for name, value in cors.items()),
+                *(f"{name}: {value}\r\n" for name, value in extra.items()),
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n",
             ]
         )
         # Detached, the connection reads no more of this request.
         stream = self.connection.detach()
         IOLoop.current().spawn_callback(close_lingering, stream, (head + body).encode())
-        access_log.warning("413 refused a request body of %d bytes", length)
+        log_answer(request, 413, num_proxies=self.config.num_proxies, size=len(body))
 
     def data_received(self, chunk):
         return self.delegate.data_received(chunk)

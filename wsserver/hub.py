@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from tornado.httputil import HTTPServerRequest
 
+from live import metrics
 from live.contract import SUBSCRIBE_MARK
 from wsserver import handshake
 from wsserver.audience import render, take_credentials
@@ -30,6 +31,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CLOSE_GOING_AWAY = 1001
+
+
+def open_gauge(handler: ApiSocketHandler | EventStreamHandler):
+    if handler.transport == "events":
+        return metrics.event_streams_open
+    return metrics.websockets_open
 
 
 class Hub:
@@ -75,25 +82,37 @@ class Hub:
         """Every thread busy and the queue behind them full: refuse with 503."""
         return self.in_django >= self.capacity
 
-    def enter(self) -> None:
+    def enter(self, transport: str) -> None:
+        """A request of `transport` waits for, or runs on, a Django thread."""
         self.in_django += 1
         self._idle.clear()
+        metrics.requests_in_django.labels(transport).inc()
+        self._count_queued()
 
-    def leave(self) -> None:
+    def leave(self, transport: str) -> None:
         self.in_django -= 1
         if not self.in_django:
             self._idle.set()
+        metrics.requests_in_django.labels(transport).dec()
+        self._count_queued()
+
+    def _count_queued(self) -> None:
+        metrics.requests_queued.set(max(0, self.in_django - self.config.threads))
 
     def keep(self, task: asyncio.Task) -> None:
         """Hold `task` until it is done."""
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    def add(self, handler: ApiSocketHandler) -> None:
+    def add(self, handler: ApiSocketHandler | EventStreamHandler) -> None:
         self.connections.add(handler)
+        metrics.connections_opened.labels(handler.transport).inc()
+        open_gauge(handler).inc()
 
-    def remove(self, handler: ApiSocketHandler) -> None:
-        self.connections.discard(handler)
+    def remove(self, handler: ApiSocketHandler | EventStreamHandler) -> None:
+        if handler in self.connections:
+            self.connections.discard(handler)
+            open_gauge(handler).dec()
         self.fanout.unsubscribe_all(handler)
 
     def refusal(self, request: HTTPServerRequest, address: str) -> tuple | None:
@@ -102,20 +121,23 @@ class Hub:
         if not handshake.host_allowed(request):
             return 400, "Host not allowed."
         if self.draining:
+            metrics.refusals.labels("draining").inc()
             return 503, "Server is shutting down; reconnect shortly."
         if len(self.connections) >= self.config.max_connections:
+            metrics.refusals.labels("connections").inc()
             return 503, "Too many connections here; retry later."
         if sum(other.address == address for other in self.connections) >= limit:
+            metrics.refusals.labels("per_address").inc()
             return 429, f"At most {limit} connections per address."
         return None
 
     async def call_bridge(self, message: Message, peer: Peer) -> dict:
         """Answer `message` on a Django thread: Django never runs on the IOLoop."""
-        self.enter()
+        self.enter(peer.transport)
         try:
             return await self.django(message, peer)
         finally:
-            self.leave()
+            self.leave(peer.transport)
 
     async def subscribe(
         self, subscriber: Subscriber, message: Message, peer: Peer, *, limit: int
@@ -129,16 +151,17 @@ class Hub:
         renewal = self.fanout.subscription_of(subscriber, message.url)
         held = len(self.fanout.paths.get(subscriber, ()))
         if not renewal and held + self.subscribing.get(subscriber, 0) >= limit:
+            metrics.refusals.labels("subscriptions").inc()
             return refuse(status=429, detail=f"At most {limit} subscriptions."), None
         since = None if message.since is None else Position.parse(message.since)
         if message.since is not None and since is None:
             return refuse(status=400, detail="'since' is not a position here."), None
-        self.enter()  # a drain waits for the whole of it, not only the GET
+        self.enter(peer.transport)  # a drain waits for all of it, not only the GET
         self.subscribing[subscriber] = self.subscribing.get(subscriber, 0) + 1
         try:
             return await self._subscribe(subscriber, message, peer, since)
         finally:
-            self.leave()
+            self.leave(peer.transport)
             self.subscribing[subscriber] -= 1
             if not self.subscribing[subscriber]:
                 del self.subscribing[subscriber]
@@ -184,11 +207,12 @@ class Hub:
         """Replay what `subscription` missed (once its reply is sent). It holds a
         place in the queue meanwhile, so a flood of resumes fills it and is
         answered 503, rather than making everyone's requests wait."""
-        self.enter()
+        transport = subscription.credentials.peer.transport
+        self.enter(transport)
         try:
             await self.fanout.catch_up(subscription)
         finally:
-            self.leave()
+            self.leave(transport)
 
     def keep_alive(self) -> None:
         """Every `WS_PING_INTERVAL_SECONDS`, for every connection at once: a ping
@@ -203,12 +227,14 @@ class Hub:
         since = time.monotonic() - idle_seconds
         for handler in list(self.connections):
             if handler.last_frame_at < since and handler not in self.fanout.paths:
+                metrics.refusals.labels("idle").inc()
                 handler.close(CLOSE_GOING_AWAY, "Idle for too long.")
 
     async def drain(self, *, timeout: float) -> None:
         """Refuse new requests, let those in flight reply (over either transport),
         then close every socket with 1001."""
         self.draining = True
+        metrics.drains.inc()
         if self.in_django:
             log.info("Draining: %d requests in flight", self.in_django)
             try:

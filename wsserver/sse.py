@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 class EventStreamHandler(handshake.ClientConnection, RequestHandler):
     """One subscription, streamed; it counts as a connection of the hub."""
 
+    transport = "events"
+
     def initialize(self):
         super().initialize()
         self.last_frame_at = time.monotonic()  # a stream sends none: never idle
@@ -79,7 +81,10 @@ class EventStreamHandler(handshake.ClientConnection, RequestHandler):
     async def _start(self, message) -> bool:
         """Subscribe, send the snapshot and what followed it; `False` if refused."""
         answer, subscription = await self.hub.subscribe(
-            self, message, handshake.peer_from(self.request), limit=1
+            self,
+            message,
+            handshake.peer_from(self.request, transport="events"),
+            limit=1,
         )
         if subscription is None:
             self.set_status(answer["status"])

@@ -116,8 +116,8 @@ class HandlerTestCase(AsyncHTTPTestCase):
             gate.set()
         super().tearDown()
 
-    async def connect(self, **headers):
-        url = f"ws://127.0.0.1:{self.get_http_port()}/ws/api"
+    async def connect(self, path="/ws/api", **headers):
+        url = f"ws://127.0.0.1:{self.get_http_port()}{path}"
         return await websocket_connect(HTTPRequest(url, headers=headers))
 
     async def ask(self, ws, **message):
@@ -571,12 +571,14 @@ class TestAccessLog(HandlerTestCase):
     config = {"num_proxies": 1}
 
     @gen_test
-    async def test_the_access_log_names_the_client_as_num_proxies_judges_it(self):
-        """Behind the platform's router: the client's address, not the proxy's."""
-        with self.assertLogs("tornado.access", level="INFO") as logged:
-            await self.http_client.fetch(
-                self.get_url("/a/?secret=1"),
-                headers={"X-Forwarded-For": "203.0.113.7"},
+    async def test_the_handshake_line_names_the_client_as_num_proxies_judges_it(self):
+        """Behind the platform's router: the client's address, not the proxy's;
+        the path without its query string. (The requests on the socket are
+        Django's to log: tests/snippets/test_request_log.py.)"""
+        with self.assertLogs("live.requests", level="INFO") as logged:
+            await self.connect(
+                path="/ws/api?secret=1", **{"X-Forwarded-For": "203.0.113.7"}
             )
         [line] = logged.output
-        assert "(203.0.113.7)" in line and "/a/" in line and "secret" not in line
+        assert "websocket GET /ws/api 101" in line
+        assert "client=203.0.113.7" in line and "secret" not in line

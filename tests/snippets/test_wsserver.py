@@ -241,17 +241,24 @@ def test_trickled_body_is_dropped(slow_server):
 
 
 def test_each_bridged_request_is_logged_once_without_token_or_query(web_server):
-    """One log line per request: id, method, path, status, ms, peer; no token,
-    and no query string over either transport (it may hold secrets)."""
+    """One log line per request: transport, method, path, status, ms, client,
+    request id; no token, and no query string over either transport (it may
+    hold secrets)."""
     token = sign_up_token(web_server, "logged")
     marker = uuid.uuid4().hex
     with connect(web_server.ws_url) as ws:
-        ask(ws, id=marker, url=f"/api/snippets/?secret={marker}x", token=token)
+        ask(
+            ws,
+            id=1,
+            url=f"/api/snippets/?secret={marker}x",
+            token=token,
+            headers={"X-Request-ID": marker},
+        )
     requests.get(f"{web_server.url}/api/snippets/?secret={marker}y")
     lines = [line for line in web_server.log().splitlines() if marker in line]
     assert len(lines) == 1
-    assert "GET /api/snippets/ 200" in lines[0]
-    assert "ms peer=127.0.0.1" in lines[0]
+    assert "websocket GET /api/snippets/ 200" in lines[0]
+    assert "client=127.0.0.1" in lines[0] and f"id={marker}" in lines[0]
     assert f"{marker}x" not in lines[0]
     assert f"{marker}y" not in web_server.log()
     assert token not in web_server.log()
