@@ -133,8 +133,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Django's messages and X-Frame-Options, for requests that may get a page.
+    "live.pageonly.PageMessageMiddleware",
+    "live.pageonly.PageXFrameOptionsMiddleware",
     "live.middleware.LoginThrottleMiddleware",
     "live.views.SubscriberMiddleware",
 ]

@@ -52,6 +52,11 @@ def log_request(
     change: str | None = None,
 ) -> None:
     """Write the line for one request and count its reply."""
+    metrics.replies.labels(transport, method, metrics.status_class(status)).inc()
+    level = logging.INFO if status < 400 else logging.WARNING
+    level = logging.ERROR if status >= 500 else level
+    if not log.isEnabledFor(level):
+        return
     fields = {
         "transport": transport,
         "method": method,
@@ -65,9 +70,6 @@ def log_request(
     }
     if change is not None:
         fields["change"] = change
-    metrics.replies.labels(transport, method, metrics.status_class(status)).inc()
-    level = logging.INFO if status < 400 else logging.WARNING
-    level = logging.ERROR if status >= 500 else level
     text = " ".join(
         [
             f"{transport} {method} {path} {status} {duration_ms:.1f}ms",

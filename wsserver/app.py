@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import resource
 from concurrent.futures import ThreadPoolExecutor
@@ -107,6 +108,10 @@ def make_server(app: SocketApplication) -> HTTPServer:
         config.idle_timeout_seconds * 1000 / 4,
     ).start()
     PeriodicCallback(app.hub.keep_alive, config.ping_interval_seconds * 1000).start()
+    # What start-up made (Django, the apps, the URLconf) lives as long as the
+    # process: freeze it, so the collector's full passes do not walk it again.
+    gc.collect()
+    gc.freeze()
     return HTTPServer(
         OnePort(app),
         # Tornado's default is an hour; a trickled handshake must not hold a slot.

@@ -78,7 +78,7 @@ def test_bridge_runs_the_full_django_stack():
     assert reply["status"] == 200
     assert reply["id"] == 3
     assert reply["data"]["results"][0]["id"] == note.pk
-    assert reply["headers"]["X-Frame-Options"] == "DENY"  # set by middleware
+    assert reply["headers"]["X-Content-Type-Options"] == "nosniff"  # middleware's
 
 
 @pytest.mark.django_db(transaction=True)

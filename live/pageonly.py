@@ -1,0 +1,33 @@
+"""
+Middleware that only HTML pages need, skipped for requests that cannot be for
+a page: an API call for JSON (over HTTP or a WebSocket) sets no flash messages
+and cannot be framed by a clickjacker, so it does not pay for either. A browser
+asks for `text/html` for every page it shows, framed or not (the browsable
+API's and the admin's included), and those keep both.
+"""
+
+from django.contrib.messages.middleware import MessageMiddleware
+from django.middleware.clickjacking import XFrameOptionsMiddleware
+
+
+def wants_page(request) -> bool:
+    """Whether the request may be answered with an HTML page."""
+    accept = request.META.get("HTTP_ACCEPT", "")
+    return "text/html" in accept or "format=api" in request.META.get("QUERY_STRING", "")
+
+
+class PageOnly:
+    """A mixin for a middleware class: it runs only for `wants_page` requests."""
+
+    def __call__(self, request):
+        if wants_page(request):
+            return super().__call__(request)
+        return self.get_response(request)
+
+
+class PageMessageMiddleware(PageOnly, MessageMiddleware):
+    pass
+
+
+class PageXFrameOptionsMiddleware(PageOnly, XFrameOptionsMiddleware):
+    pass
