@@ -14,7 +14,7 @@ HOST ?= 127.0.0.1
 # The peer the bridge is measured against gets a virtualenv of its own.
 PEER_VENV := bench/.peer-venv
 
-.PHONY: run test lint bench clean install install-dev chromium node static
+.PHONY: run test lint bench clean install install-dev chromium node static valgrind
 
 # The web process applies migrations itself as it starts (bin/web).
 run: install static
@@ -28,7 +28,7 @@ lint: install-dev
 	ruff check .
 	ruff format --check .
 
-bench: install-dev static $(PEER_VENV)/.installed
+bench: install-dev static valgrind $(PEER_VENV)/.installed
 	python -m live.localredis run --name bench-redis -- python -m bench
 
 $(PEER_VENV)/.installed: bench/peer/requirements.txt requirements.txt
@@ -57,6 +57,13 @@ chromium:
 		echo "Installing Debian's chromium for the browser tests"; \
 		$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
 		$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq chromium; }
+
+# The bench counts instructions per request with callgrind.
+valgrind:
+	@command -v valgrind >/dev/null || { \
+		echo "Installing Debian's valgrind for the instruction counts"; \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq valgrind; }
 
 # The official AsyncAPI parser checks /api/asyncapi.json in the suite.
 node:

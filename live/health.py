@@ -5,7 +5,6 @@ from django.http import JsonResponse
 from redis.exceptions import RedisError
 
 from live import metrics
-from live.metrics import metrics_view
 from live.redis_client import get_redis
 
 log = logging.getLogger(__name__)
@@ -41,7 +40,7 @@ class HealthCheckMiddleware:
     machine's address. No other path is served for a host outside
     `ALLOWED_HOSTS`."""
 
-    views = {"/healthz": healthz, "/metrics": metrics_view}
+    views = {"/healthz": healthz, "/metrics": metrics.metrics_view}
 
     def __init__(self, get_response):
         self.get_response = get_response

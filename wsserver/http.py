@@ -32,12 +32,11 @@ LINGER_READS = 64
 def log_request(handler: RequestHandler) -> None:
     """The request log's line for a socket's or an event stream's handshake
     (Tornado's `log_function`): the requests on it are Django's to log."""
-    transport = "events" if handler.request.path.startswith("/ws/events") else None
     log_answer(
         handler.request,
         handler.get_status(),
         num_proxies=handler.application.config.num_proxies,
-        transport=transport or "websocket",
+        transport=getattr(handler, "transport", "http"),
     )
 
 
