@@ -133,9 +133,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # Django's messages and X-Frame-Options, for requests that may get a page.
+    # Django's messages, only for requests that may get a page.
     "live.pageonly.PageMessageMiddleware",
-    "live.pageonly.PageXFrameOptionsMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "live.middleware.LoginThrottleMiddleware",
     "live.views.SubscriberMiddleware",
 ]
