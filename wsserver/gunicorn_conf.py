@@ -46,18 +46,35 @@ accesslog = None
 
 # Metrics (live/metrics.py): each worker writes its figures to files in one
 # folder, and a scrape of any worker adds up every worker's. The folder must be
-# set before a worker imports prometheus_client; one of our own unless given.
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="web-metrics-")
-    metrics_dir_made = True
-else:
-    metrics_dir_made = False
+# set before a worker imports prometheus_client; one of our own unless given,
+# named by this master's pid, so a later start can sweep what a killed one left.
+METRICS_DIRS = Path(tempfile.gettempdir())
+metrics_dir_made = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if metrics_dir_made:
+    metrics_dir = METRICS_DIRS / f"web-metrics-{os.getpid()}"
+    metrics_dir.mkdir(mode=0o700, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def on_starting(server):
-    """Start from zero: figures a previous run left in a given folder are stale."""
+    """Start from zero: figures a previous run left in a given folder are
+    stale, and so are the folders of ours whose master is gone."""
     for stale in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"):
         stale.unlink()
+    for folder in METRICS_DIRS.glob("web-metrics-*"):
+        pid = folder.name.removeprefix("web-metrics-")
+        if pid.isdigit() and not pid_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def child_exit(server, worker):
