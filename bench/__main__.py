@@ -1,10 +1,11 @@
 """
 `python -m bench`: the transports side by side in one run, medians of several.
 
-Issue targets: WebSocket retrieve >= 0.8x Django's in-process rate; WebSocket
->= HTTP keep-alive on the same process; HTTP through the web process >= 0.9x
-gunicorn's gthread workers; memory per 1,000 idle sockets; 1 -> 2 workers;
-fan-out p99 under 100 ms at 1,000 subscribers.
+Per request, beside DCRF and Django's in-process floor, with the targets each
+marked met or missed (`per_request_targets`), and the instructions of one
+bridge retrieve (`bench.instructions`); then WebSocket against HTTP keep-alive
+on the same process and HTTP against gunicorn's gthread workers; memory per
+1,000 idle sockets; 1 -> 2 workers; the fan-out, resume and crowd figures.
 """
 
 import argparse
