@@ -312,16 +312,17 @@ def per_request_targets(ratios, gthread_ratio):
     count = (
         instructions.per_call("retrieve", "bridge") if instructions.usable() else None
     )
-    rows = [
-        ("WS retrieve, 50 conns, / DCRF", ratios["WS retrieve", 50][0], 1.0),
-        ("WS retrieve, 1 conn, / DCRF", ratios["WS retrieve", 1][0], 0.85),
-        (
-            "WS retrieve, 50 conns, / in-process floor",
-            ratios["WS retrieve", 50][2],
-            0.85,
-        ),
-        ("WS create, 50 conns, / DCRF", ratios["WS create", 50][0], 1.0),
-        ("HTTP retrieve, 50 conns, / gthread", gthread_ratio, 1.0),
+    ws50, ws1, create = (
+        ratios["WS retrieve", 50],
+        ratios["WS retrieve", 1],
+        ratios["WS create", 50],
+    )
+    rows = [  # (target, rate ratio, ratio by CPU time or None, wanted)
+        ("WS retrieve, 50 conns, / DCRF", ws50[0], ws50[1], 1.0),
+        ("WS retrieve, 1 conn, / DCRF", ws1[0], ws1[1], 0.85),
+        ("WS retrieve, 50 conns, / in-process floor", ws50[2], None, 0.85),
+        ("WS create, 50 conns, / DCRF", create[0], create[1], 1.0),
+        ("HTTP retrieve, 50 conns, / gthread", gthread_ratio, None, 1.0),
     ]
     lines = [
         "Per-request targets (rate ratios; by CPU time per request in brackets "
@@ -330,13 +331,8 @@ def per_request_targets(ratios, gthread_ratio):
         "| target | measured | wanted | |",
         "|---|---|---|---|",
     ]
-    by_cpu = {
-        0: ratios["WS retrieve", 50][1],
-        1: ratios["WS retrieve", 1][1],
-        3: ratios["WS create", 50][1],
-    }
-    for index, (name, measured, wanted) in enumerate(rows):
-        cpu = f" ({by_cpu[index]:.2f})" if index in by_cpu else ""
+    for name, measured, by_cpu, wanted in rows:
+        cpu = "" if by_cpu is None else f" ({by_cpu:.2f})"
         verdict = "met" if measured >= wanted else "missed"
         lines.append(f"| {name} | {measured:.2f}{cpu} | >= {wanted:g} | {verdict} |")
     if count is None:

@@ -16,14 +16,10 @@ def wants_page(request) -> bool:
     return "text/html" in accept or "format=api" in request.META.get("QUERY_STRING", "")
 
 
-class PageOnly:
-    """A mixin for a middleware class: it runs only for `wants_page` requests."""
+class PageMessageMiddleware(MessageMiddleware):
+    """Django's `MessageMiddleware`, only for `wants_page` requests."""
 
     def __call__(self, request):
         if wants_page(request):
             return super().__call__(request)
         return self.get_response(request)
-
-
-class PageMessageMiddleware(PageOnly, MessageMiddleware):
-    pass
