@@ -21,13 +21,14 @@ def main(count):
 
     django.setup()
     from django.contrib.auth.models import User
-    from rest_framework_simplejwt.tokens import AccessToken
+
+    from live.tokens import access_token_for
 
     tag = uuid.uuid4().hex[:8]
     users = User.objects.bulk_create(
         User(username=f"crowd-{tag}-{n}", password="!") for n in range(count)
     )
-    print(json.dumps([str(AccessToken.for_user(user)) for user in users]))
+    print(json.dumps([access_token_for(user) for user in users]))
 
 
 if __name__ == "__main__":

@@ -39,8 +39,8 @@ def setup_main(count):
 
     django.setup()
     from django.contrib.auth.models import User
-    from rest_framework_simplejwt.tokens import AccessToken
 
+    from live.tokens import access_token_for
     from snippets.models import Snippet
 
     accounts = []
@@ -49,9 +49,7 @@ def setup_main(count):
         snippet = Snippet.objects.create(
             title="flood", code=CODE, language="text", owner=user, private=True
         )
-        accounts.append(
-            [str(AccessToken.for_user(user)), f"/api/snippets/{snippet.pk}/"]
-        )
+        accounts.append([access_token_for(user), f"/api/snippets/{snippet.pk}/"])
     print(json.dumps(accounts))
 
 

@@ -330,6 +330,8 @@ SIMPLE_JWT = {
     # Access tokens name their session, so that sign-out ends them at once.
     "TOKEN_OBTAIN_SERIALIZER": "live.tokens.SignInSerializer",
     "TOKEN_REFRESH_SERIALIZER": "live.tokens.RefreshSerializer",
+    # Sign-out ends the session (durably, in the database) with the refresh token.
+    "TOKEN_BLACKLIST_SERIALIZER": "live.tokens.SignOutSerializer",
 }
 
 SPECTACULAR_SETTINGS = {

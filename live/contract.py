@@ -21,8 +21,24 @@ TRANSPORT_MARK = "wsserver.transport"
 # the reply, so no client sees them.
 IDENTITY_HEADER = "Live-Identity"  # who subscribed
 EXPIRES_HEADER = "Live-Expires"  # until when its credentials hold (Unix time)
-COHORT_HEADER = "Live-Cohort"  # who sees what it sees
+COHORT_HEADER = "Live-Cohort"  # who sees what it sees (on a change's GET too)
+SESSION_HEADER = "Live-Session"  # the sign-in its credentials belong to
+
+# The claim of every access token naming its sign-in (live/tokens.py).
+SESSION_CLAIM = "sid"
 VISIBLE_BEFORE_HEADER = "Live-Visible-Before"  # "true": it saw the row before
+
+# Records in the history that are no change to a resource (live/revocation.py):
+REVOKED = "revoked"  # an identity's credentials (or one session's) ended
+# A user's rights are changing (recorded before the change commits): render it
+# alone until it subscribes again...
+RIGHTS_CHANGING = "rights-changing"
+# ...and they changed (recorded once committed): its subscribers refetch.
+RIGHTS_CHANGED = "rights-changed"
+# A counter beside the history (`<stream>:rights`), raised with each
+# RIGHTS_CHANGING, so the server can tell cheaply whether one came since it last
+# looked.
+RIGHTS_COUNTER_SUFFIX = ":rights"
 
 
 def strict_json_loads(text: str):

@@ -65,6 +65,12 @@ renders_per_change = Histogram(
     "Requests made through Django to show one change to this process's subscribers.",
     buckets=(0, 1, 2, 3, 5, 10, 25, 50, 100, 250, 1000),
 )
+unshared_renders = Counter(
+    "live_unshared_renders",
+    "Subscribers shown a change by a render of their own instead of their cohort's: "
+    "the render named another cohort, or their rights were changing.",
+    ["reason"],
+)
 history_lag = Gauge(
     "live_history_reader_lag_seconds",
     "Age of the latest change the history reader took, when it took it.",

@@ -6,13 +6,13 @@ a shell, the erase job), for the WebSocket processes to fan out to subscribers.
 The stream entry's id is the change's position: subscribers resume from it.
 
 A record says which resource changed and how, never how anyone sees it:
-`{"event", "url", "before", "concerned"}`, where `before` holds the row's values
-before the change (live/views.py: `recorded_fields`) and `concerned` the
-identities that may see the row otherwise than their cohort (its owner). Each
-subscriber is shown the change as its own GET shows the resource. A `revoked`
-record names an identity whose credentials stopped holding (signed out,
-password changed, deactivated): every process ends its subscriptions
-(live/revocation.py records them).
+`{"event", "url", "id", "model", "before", "concerned"}`, where `model` is the
+row's model (`app_label.model`: a cohort named by that model's view applies to
+it alone), `before` holds the row's values before the change (live/views.py:
+`recorded_fields`) and `concerned` the identities that may see the row otherwise
+than their cohort (its owner). Each subscriber is shown the change as its own
+GET shows the resource. Records of credentials and rights (`revoked`,
+`rights-changing`, `rights-changed`) are written by live/revocation.py.
 """
 
 import json
@@ -94,6 +94,8 @@ def track(viewset, *, basename=None):
         """Whom the change may show otherwise than their cohort, sorted."""
         return sorted(set().union(*(viewset.concerned(row) for row in rows if row)))
 
+    label = model._meta.label_lower
+
     def saved(sender, instance, created, **kwargs):
         before = instance.__dict__.pop("_live_before", None)
         after = {name: getattr(instance, name) for name in attnames}
@@ -101,6 +103,8 @@ def track(viewset, *, basename=None):
             {
                 "event": "created" if created else "updated",
                 "url": url(instance.pk),
+                "id": instance.pk,
+                "model": label,
                 "before": before,
                 "concerned": concerned(before, after),
             }
@@ -113,6 +117,8 @@ def track(viewset, *, basename=None):
             {
                 "event": "deleted",
                 "url": data["url"],
+                "id": instance.pk,
+                "model": label,
                 "data": data,
                 "before": before,
                 "concerned": concerned(before),

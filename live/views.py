@@ -6,9 +6,9 @@ marked in the WSGI environ (which no client can set: a client's headers become
 `HTTP_*` keys); live/contract.py names the marks and headers.
 
 - `wsserver.subscribe`, a SUBSCRIBE's GET: `SubscriberMiddleware` says who made
-  it (`Live-Identity`) and until when its credentials hold (`Live-Expires`), so
-  the server renders each change once per identity and ends the subscription
-  when its token does.
+  it (`Live-Identity`), with which sign-in (`Live-Session`) and until when its
+  credentials hold (`Live-Expires`), so the server renders each change once per
+  identity and ends the subscription when its token or its session does.
 - `wsserver.change`, the GET of a changed resource for one view of it: a
   `LiveViewSetMixin` view answers it as the GET it is (the resource as this
   identity sees it, or 404), unthrottled unless it is also marked
@@ -20,6 +20,10 @@ marked in the WSGI environ (which no client can set: a client's headers become
 A view that says which requests see its resources alike (`cohort()`, and
 `concerned()` for the exceptions) has each change rendered once per cohort
 instead of once per identity; one that says nothing is rendered per identity.
+The server checks every shared render: the GET that made it names the cohort of
+the credentials it ran with (`Live-Cohort`), and a render is shared only with
+subscribers of that cohort, whose rights have not changed since they subscribed
+(live/revocation.py: `rights_changed`).
 """
 
 from functools import cache, lru_cache
@@ -33,6 +37,8 @@ from live.contract import (
     EXPIRES_HEADER,
     IDENTITY_HEADER,
     REPLAY_MARK,
+    SESSION_CLAIM,
+    SESSION_HEADER,
     SUBSCRIBE_MARK,
     VISIBLE_BEFORE_HEADER,
 )
@@ -61,7 +67,8 @@ def readable_rows(queryset: QuerySet, readable: Q) -> QuerySet:
 
 
 class SubscriberMiddleware:
-    """On a SUBSCRIBE_MARK's GET, name the identity and when its credentials expire."""
+    """On a SUBSCRIBE_MARK's GET, name the identity, its session and when its
+    credentials expire."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -74,9 +81,11 @@ class SubscriberMiddleware:
             response[IDENTITY_HEADER] = identity(
                 user.pk if user.is_authenticated else None
             )
-            expires = getattr(getattr(request, "auth", None), "payload", {}).get("exp")
-            if expires is not None:
-                response[EXPIRES_HEADER] = str(expires)
+            claims = getattr(getattr(request, "auth", None), "payload", {})
+            if claims.get("exp") is not None:
+                response[EXPIRES_HEADER] = str(claims["exp"])
+            if claims.get(SESSION_CLAIM) is not None:
+                response[SESSION_HEADER] = str(claims[SESSION_CLAIM])
         return response
 
 
@@ -125,16 +134,40 @@ class LiveViewSetMixin:
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
-        if request.META.get(SUBSCRIBE_MARK):
+        change = request.META.get(CHANGE_MARK)
+        # A subscriber's cohort, and the cohort a change was rendered for: the
+        # server shares that render with this cohort only. A render that shows
+        # the resource to whom it concerns (its owner now) is no cohort's.
+        if request.META.get(SUBSCRIBE_MARK) or change is not None:
             cohort = self.cohort()
-            if cohort is not None:  # named per model: one app's names are its own
+            if cohort is not None and not (
+                change is not None and self.concerns_requester()
+            ):
+                # Named per model: one app's names are its own.
                 label = self.queryset.model._meta.label_lower
                 response[COHORT_HEADER] = f"{label}:{cohort}"
-        change = request.META.get(CHANGE_MARK)
         if change is not None:
             visible = self.visible_before(change.get("before"))
             response[VISIBLE_BEFORE_HEADER] = "true" if visible else "false"
         return response
+
+    def get_object(self):
+        self.live_object = super().get_object()
+        return self.live_object
+
+    def concerns_requester(self) -> bool:
+        """Whether the row this request read is one `concerned()` names its
+        requester for (as it is now, not as a change recorded it)."""
+        row = getattr(self, "live_object", None)
+        if row is None:
+            return False
+        # The values loaded, never a deferred field's query.
+        values = {
+            f.attname: row.__dict__.get(f.attname) for f in recorded_fields(type(row))
+        }
+        user = self.request.user
+        requester = identity(user.pk if user.is_authenticated else None)
+        return requester in self.concerned(values)
 
     def visible_before(self, before: dict | None) -> bool:
         """Whether this request could see the row as `before` recorded it."""

@@ -229,9 +229,10 @@ def launch(command, *, env, log_path, port):
     return Server(process=process, port=port, log_path=log_path, env=env)
 
 
-def server_token(user, *, expires=None):
+def server_token(user, *, expires=None, session=True):
     """An access token for `user` that test servers accept (signed with their
-    key), valid for an hour or until `expires` (a Unix time)."""
+    key), valid for an hour or until `expires` (a Unix time), of a session of its
+    own that is never signed out (or of none, as tokens made before sessions)."""
     now = int(time.time())
     claims = {
         "token_type": "access",
@@ -242,6 +243,8 @@ def server_token(user, *, expires=None):
         # What CHECK_REVOKE_TOKEN compares: a password change ends the token.
         "hash_password": get_md5_hash_password(user.password),
     }
+    if session:
+        claims["sid"] = uuid.uuid4().hex  # live/tokens.py
     return jwt.encode(claims, SERVER_SECRET_KEY, algorithm="HS256")
 
 

@@ -9,12 +9,15 @@ The app answers through ordinary GETs that the server marks in the WSGI environ
   identity (`Live-Identity`), when its credentials expire (`Live-Expires`) and,
   if the app says so, its cohort (`Live-Cohort`): the identities that see every
   resource under that URL alike, except a resource whose change names them in
-  its record's `concerned` list (its owner, say). An identity without a cohort
-  is a cohort of its own;
+  its record's `concerned` list (its owner, say). A cohort is named per model
+  (`app_label.model:name`) and applies to that model's resources only. An
+  identity without a cohort is a cohort of its own;
 - a change is rendered for a cohort by a GET of its URL marked
   `wsserver.change` (the change's record), with the credentials of one of the
-  cohort's subscribers; the reply is that GET's, and says whether the cohort
-  could see the resource before the change (`Live-Visible-Before`). A change
+  cohort's subscribers; the reply is that GET's, says whether the cohort could
+  see the resource before the change (`Live-Visible-Before`) and names the
+  cohort of the credentials it ran with (`Live-Cohort`): the server shares it
+  only if that is the cohort it was made for (wsserver/events.py). A change
   replayed to one resuming subscriber is also marked `wsserver.replay`: it is a
   request of that subscriber's, throttled as such.
 
@@ -34,6 +37,7 @@ from live.contract import (
     IDENTITY_HEADER,
     POSITION_MARK,
     REPLAY_MARK,
+    SESSION_HEADER,
     VISIBLE_BEFORE_HEADER,
 )
 from wsserver.bridge import Peer
@@ -65,14 +69,29 @@ class Credentials:
     request: Message  # the subscribing GET: its token and headers authenticate
     peer: Peer
     expires: float | None  # Unix time; `None` if they never do
-    cohort: str | None = None  # who sees what it sees (`None`: itself alone)
+    # Who sees what it sees of one model's resources (`None`: itself alone).
+    cohort: str | None = None
+    session: str | None = None  # the sign-in its token belongs to
 
     def view_of(self, entry: Entry) -> str:
-        """Whose render of `entry` this subscriber may share: its cohort's,
-        unless the change concerns it (then its identity's own)."""
+        """Whose render of `entry` this subscriber may share: its cohort's, for
+        a resource of the model that named the cohort whose change does not
+        concern it; else its identity's own."""
         if self.cohort is None or self.identity in entry.record.get("concerned", ()):
             return self.identity
-        return "cohort:" + self.cohort
+        model = entry.record.get("model")
+        if not isinstance(model, str) or not self.cohort.startswith(model + ":"):
+            return self.identity
+        return COHORT_VIEW + self.cohort
+
+
+# A view shared by a cohort is named so; any other view is one identity's.
+COHORT_VIEW = "cohort:"
+
+
+def cohort_of(view: str) -> str | None:
+    """The cohort a view is shared by, or `None` for one identity's view."""
+    return view.removeprefix(COHORT_VIEW) if view.startswith(COHORT_VIEW) else None
 
 
 def take_credentials(answer: dict, request: Message, peer: Peer) -> Credentials:
@@ -81,6 +100,7 @@ def take_credentials(answer: dict, request: Message, peer: Peer) -> Credentials:
     identity = headers.pop(IDENTITY_HEADER, None)
     expires = headers.pop(EXPIRES_HEADER, None)
     cohort = headers.pop(COHORT_HEADER, None)
+    session = headers.pop(SESSION_HEADER, None)
     if identity is None:  # an app that does not say: one identity per credential
         proof = [request.token, sorted(request.headers.items())]
         identity = "credential:" + json.dumps(proof)
@@ -90,6 +110,7 @@ def take_credentials(answer: dict, request: Message, peer: Peer) -> Credentials:
         peer,
         None if expires is None else float(expires),
         cohort,
+        session,
     )
 
 
@@ -137,10 +158,20 @@ def event_for(entry: Entry, answer: dict, *, identity: str) -> dict | None:
     elif status in (403, 404, 410):
         if not was_visible:
             return None
-        name, data = "deleted", entry.record.get("data") or {"url": entry.url}
+        name, data = "deleted", entry.record.get("data") or _link(entry)
     else:
         raise RenderFailed(f"{entry.url} rendered {status}")
     return {"event": name, "url": entry.url, "data": data, "position": entry.position}
+
+
+def _link(entry: Entry) -> dict:
+    """What `deleted` carries of a resource that left a view: its id and url."""
+    resource_id = entry.record.get("id")
+    return (
+        {"url": entry.url}
+        if resource_id is None
+        else {"id": resource_id, "url": entry.url}
+    )
 
 
 def _detail(answer: dict, default: str) -> str:

@@ -15,6 +15,14 @@ subscriber's (throttled, a few at a time so requests keep their threads); one
 further behind than `most` changes is refused (the caller sends a snapshot). A
 subscription ends (`unsubscribed`) when the credentials it was made with expire
 or are revoked.
+
+Sharing a render is checked, never trusted: a render made for a cohort is sent
+only if the GET that made it names that cohort for the credentials it ran with,
+and only to members whose rights are not changing (a `rights-changing` record,
+heard before any render is shared: the reader looks ahead for one whenever the
+counter beside the history moved). Anyone else is shown the change by a render
+of its own. Once a rights change commits (`rights-changed`), that identity's
+subscribers are told to refetch; subscribing again puts them in their cohort.
 """
 
 from __future__ import annotations
@@ -25,15 +33,23 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from functools import partial
 
 from redis.exceptions import RedisError
 
 from live import metrics
-from wsserver.audience import Credentials, CredentialsEnded, RenderFailed, event_for
-from wsserver.history import Entry, History, Position, StreamId
+from live.contract import COHORT_HEADER, REVOKED, RIGHTS_CHANGED, RIGHTS_CHANGING
+from wsserver.audience import (
+    Credentials,
+    CredentialsEnded,
+    RenderFailed,
+    cohort_of,
+    event_for,
+)
+from wsserver.history import START, Entry, History, Position, StreamId
 from wsserver.protocol import encode
-from wsserver.renders import RenderCache
+from wsserver.renders import RenderCache, Rendered
 from wsserver.subscriptions import (
     Subscriber,
     Subscription,
@@ -46,7 +62,7 @@ log = logging.getLogger(__name__)
 RECONNECT_MIN_SECONDS = 0.1
 RECONNECT_MAX_SECONDS = 5.0
 EXPIRED = "Token expired: subscribe again with a new one."
-REVOKED = "Signed out, password changed or deactivated: sign in again."
+REVOKED_DETAIL = "Signed out, password changed or deactivated: sign in again."
 
 
 # The GET of a changed resource as some credentials see it; `replay`: for one
@@ -79,6 +95,10 @@ class EventFanout:
         self._reading = asyncio.Event()
         self.rendered = 0  # renders of live changes so far, to count per change
         self._failed = False  # the last read of the history failed
+        # The last `rights-changing` heard per identity: its subscriptions made
+        # from before it are rendered alone.
+        self.regrouped: dict[str, StreamId] = {}
+        self.rights_count: int | None = None  # the counter when last looked at
 
     async def position(self) -> Position:
         """A position at or before every change committed so far: the last one
@@ -107,6 +127,8 @@ class EventFanout:
             return None
         path = subscription_path(url)
         self.unsubscribe(subscriber, path)
+        if self.rights_changed_since(credentials.identity, after.id):
+            credentials = replace(credentials, cohort=None)
         subscription = Subscription(subscriber, path, after.id, credentials)
         self.subscriptions.setdefault(path, {})[subscriber] = subscription
         self.paths.setdefault(subscriber, set()).add(path)
@@ -128,6 +150,10 @@ class EventFanout:
                 max(delay, 0), self.end, subscription, EXPIRED
             )
         return subscription
+
+    def rights_changed_since(self, identity: str, entry_id: StreamId) -> bool:
+        """Whether `identity`'s rights changed after `entry_id` (as heard here)."""
+        return self.regrouped.get(identity, START) > entry_id
 
     def current(self, subscription: Subscription) -> bool:
         path = self.subscriptions.get(subscription.path, {})
@@ -185,18 +211,44 @@ class EventFanout:
         event = {"event": "unsubscribed", "url": subscription.path, "status": 401}
         subscription.subscriber.send_text(encode({**event, "data": {"detail": detail}}))
 
-    def revoke(self, identity: str) -> None:
-        for subscriptions in list(self.subscriptions.values()):
-            for subscription in list(subscriptions.values()):
-                if subscription.credentials.identity == identity:
-                    self.end(subscription, REVOKED)
+    def _of_identity(self, identity: str) -> list[Subscription]:
+        return [
+            subscription
+            for subscriptions in self.subscriptions.values()
+            for subscription in subscriptions.values()
+            if subscription.credentials.identity == identity
+        ]
+
+    def revoke(self, identity: str, session: str | None = None) -> None:
+        """End the subscriptions of `identity` (made in `session`, if given)."""
+        for subscription in self._of_identity(identity):
+            if session is None or subscription.credentials.session == session:
+                self.end(subscription, REVOKED_DETAIL)
+
+    def regroup(self, entry: Entry) -> None:
+        """The rights of `entry`'s identity are changing: from now on it shares
+        no render (until it subscribes again, after `refetch`)."""
+        identity = entry.record["identity"]
+        self.regrouped[identity] = max(self.regrouped.get(identity, START), entry.id)
+        for subscription in self._of_identity(identity):
+            credentials = subscription.credentials
+            subscription.credentials = replace(credentials, cohort=None)
+
+    def refetch(self, identity: str) -> None:
+        """The rights of `identity` changed: what its GETs show may have too."""
+        for subscription in self._of_identity(identity):
+            subscription.subscriber.send_text(_resync(subscription.path))
 
     async def deliver(self, entry: Entry) -> None:
         """Show one change to every subscriber that hears it, once each, rendered
         once per view of it; or act on it if it is no change (a revocation, a
-        resync)."""
-        if entry.event == "revoked":
-            return self.revoke(entry.record["identity"])
+        rights change, a resync)."""
+        if entry.event == REVOKED:
+            return self.revoke(entry.record["identity"], entry.record.get("session"))
+        if entry.event == RIGHTS_CHANGING:
+            return self.regroup(entry)
+        if entry.event == RIGHTS_CHANGED:
+            return self.refetch(entry.record["identity"])
         if entry.url is None:  # a change that could not be recorded: refetch
             return self.resync()
         self.renders.change_read(entry)
@@ -237,7 +289,8 @@ class EventFanout:
             freshest = max(group, key=lambda s: s.credentials.expires or float("inf"))
             render = partial(self._render, entry, freshest.credentials, replay)
             try:
-                text = await self.renders.share(entry, view, render)
+                rendered = await self.renders.share(entry, view, render)
+                apart = await self._apart(entry, view, group, rendered)
             except CredentialsEnded as ended:
                 group = self._end_identity(group, ended)
                 continue
@@ -249,24 +302,75 @@ class EventFanout:
                 for subscription in group:
                     subscription.subscriber.send_text(_resync(subscription.path))
                 return False
-            if text is not None:
+            shown = await self._show_apart(entry, apart, replay=replay)
+            if rendered.text is not None:
                 for subscription in group:
-                    if self.current(subscription):
-                        subscription.subscriber.send_text(text)
-            return True
+                    if subscription not in apart and self.current(subscription):
+                        subscription.subscriber.send_text(rendered.text)
+            return shown
         return True
+
+    async def _apart(
+        self, entry: Entry, view: str, group: list[Subscription], rendered: Rendered
+    ) -> list[Subscription]:
+        """The members of `group` that may not share `rendered`: all of them if
+        it was made for a cohort its GET did not name, else those whose rights
+        are changing."""
+        cohort = cohort_of(view)
+        if cohort is None:
+            return []
+        if rendered.cohort != cohort:
+            self.renders.forget(entry, view)
+            metrics.unshared_renders.labels("cohort").inc(len(group))
+            log.info("A render for %s named %s: not shared", cohort, rendered.cohort)
+            return group
+        await self._hear_rights_changes()
+        apart = [s for s in group if s.credentials.view_of(entry) != view]
+        if apart:
+            metrics.unshared_renders.labels("rights").inc(len(apart))
+        return apart
+
+    async def _show_apart(
+        self, entry: Entry, apart: list[Subscription], *, replay: bool
+    ) -> bool:
+        """Show `entry` to each of `apart` as its identity sees it."""
+        by_identity: dict[str, list[Subscription]] = {}
+        for subscription in apart:
+            identity = subscription.credentials.identity
+            by_identity.setdefault(identity, []).append(subscription)
+        shown = await asyncio.gather(
+            *(
+                self._show(entry, identity, group, replay=replay)
+                for identity, group in by_identity.items()
+            )
+        )
+        return all(shown)
+
+    async def _hear_rights_changes(self) -> None:
+        """Regroup every identity whose rights began changing before now, ahead
+        of the reader if need be: a render made since may show what it may no
+        longer see. One Redis read, and a look ahead when the counter moved."""
+        count = await self.history.rights_count()
+        if count == self.rights_count:
+            return
+        for entry in await self.history.after(self.cursor, self.epoch):
+            if entry.event == RIGHTS_CHANGING:
+                self.regroup(entry)
+        self.rights_count = count
 
     async def _render(
         self, entry: Entry, credentials: Credentials, replay: bool
-    ) -> str | None:
-        """The frame `entry` comes to for `credentials`, or `None`."""
+    ) -> Rendered:
+        """The frame `entry` comes to for `credentials` (or `None`), and the
+        cohort its GET named."""
         # Replays take turns, so requests keep Django's other threads.
         if not replay:
             self.rendered += 1
         async with self.replays if replay else contextlib.nullcontext():
             answer = await self.render(entry, credentials, replay=replay)
         event = event_for(entry, answer, identity=credentials.identity)
-        return None if event is None else encode(event)
+        text = None if event is None else encode(event)
+        return Rendered(text, answer["headers"].get(COHORT_HEADER))
 
     def _end_identity(
         self, group: list[Subscription], ended: CredentialsEnded

@@ -15,6 +15,13 @@ from dataclasses import dataclass
 import redis.asyncio as redis
 from redis.exceptions import ResponseError
 
+from live.contract import (
+    REVOKED,
+    RIGHTS_CHANGED,
+    RIGHTS_CHANGING,
+    RIGHTS_COUNTER_SUFFIX,
+)
+
 log = logging.getLogger(__name__)
 
 StreamId = tuple[int, int]
@@ -106,6 +113,15 @@ class History:
         # Trimmed: all is there only from the oldest entry kept (or so we can tell).
         return entry_id >= stream_id(info["recorded-first-entry-id"])
 
+    async def rights_count(self) -> int:
+        """How many rights changes were ever announced (live/revocation.py)."""
+        return int(await self.client.get(self.stream + RIGHTS_COUNTER_SUFFIX) or 0)
+
+    async def after(self, after: StreamId, epoch: str) -> list[Entry]:
+        """Every record after `after`, without waiting."""
+        entries = await self.client.xrange(self.stream, f"({_text(after)}", "+")
+        return _entries(entries, epoch)
+
     async def between(
         self, after: StreamId, upto: StreamId, epoch: str, *, most: int | None = None
     ) -> list[Entry] | None:
@@ -151,10 +167,11 @@ def _entry(raw: tuple, epoch: str) -> Entry | None:
     if not isinstance(name, str) or not valid_url or (url or "").startswith("//"):
         log.warning("Ignoring a malformed event: %.80r", fields)
         return None
-    if name == "revoked" and not isinstance(event.get("identity"), str):
-        log.warning("Ignoring a revocation without an identity: %.80r", fields)
+    about_identity = (REVOKED, RIGHTS_CHANGING, RIGHTS_CHANGED)
+    if name in about_identity and not isinstance(event.get("identity"), str):
+        log.warning("Ignoring a record without an identity: %.80r", fields)
         return None
-    if url is None and name not in ("resync", "revoked"):
+    if url is None and name not in ("resync", *about_identity):
         log.warning("Ignoring an event without a url: %.80r", fields)
         return None
     return Entry(entry_id, name, url, event, str(Position(epoch, entry_id)))

@@ -187,6 +187,8 @@ class Hub:
         previous = self.fanout.subscription_of(subscriber, message.url)
         if previous and previous.credentials.identity != credentials.identity:
             since = None  # another identity sees other things: a new snapshot
+        if since and self.fanout.rights_changed_since(credentials.identity, since.id):
+            since = None  # what it may see changed since: a new snapshot too
         resumed = since and await self.fanout.subscribe(
             subscriber,
             message.url,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from typing import NamedTuple
 
 from wsserver.history import Entry, StreamId
 
@@ -22,6 +23,14 @@ from wsserver.history import Entry, StreamId
 OVERHEAD_BYTES = 400
 
 Key = tuple[StreamId, str]  # (the change's id, the view it was rendered for)
+
+
+class Rendered(NamedTuple):
+    """One view of a change: the frame to send (`None`: nothing to send) and the
+    cohort the GET that made it named for its credentials (`None`: none)."""
+
+    text: str | None
+    cohort: str | None
 
 
 class RenderCache:
@@ -40,7 +49,7 @@ class RenderCache:
         return len(self._kept)
 
     def share(
-        self, entry: Entry, view: str, render: Callable[[], Awaitable[str | None]]
+        self, entry: Entry, view: str, render: Callable[[], Awaitable[Rendered]]
     ) -> asyncio.Future:
         """The render of `entry` for `view`: the one kept or under way, else
         `render()`, started now and kept once it succeeds."""
@@ -53,6 +62,11 @@ class RenderCache:
             self._keys_by_url.setdefault(entry.url, set()).add(key)
             future.add_done_callback(lambda done: self._done(key, done))
         return future
+
+    def forget(self, entry: Entry, view: str) -> None:
+        """Drop the render of `entry` for `view`: it may not be shared."""
+        if (entry.id, view) in self._urls:
+            self._drop((entry.id, view))
 
     def change_read(self, entry: Entry) -> None:
         """`entry` changed its resource: earlier changes' renders show it no more."""
@@ -67,7 +81,7 @@ class RenderCache:
             return self._drop(key)  # made again when next asked for
         del self._rendering[key]
         self._kept[key] = future
-        self._sizes[key] = len(future.result() or "") + OVERHEAD_BYTES
+        self._sizes[key] = len(future.result().text or "") + OVERHEAD_BYTES
         self.bytes += self._sizes[key]
         while self.bytes > self.max_bytes:
             self._drop(next(iter(self._kept)))

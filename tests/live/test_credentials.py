@@ -204,3 +204,21 @@ def test_refreshing_a_deleted_user_s_token_is_401(writer_server, user):
     )
     assert reply.status_code == 401
     assert reply.json()["code"] == "no_active_account"
+
+
+def test_a_sign_out_ends_only_the_subscriptions_of_that_session(
+    subscriber_server, writer_server, user
+):
+    """The same user signed in twice: signing one session out ends the
+    subscriptions made with its tokens; the other session's go on."""
+    ended, kept = refresh_token(writer_server, user), refresh_token(writer_server, user)
+    with (
+        connect(subscriber_server.ws_url) as signed_out,
+        connect(subscriber_server.ws_url) as elsewhere,
+    ):
+        subscribe(signed_out, ended["access"])
+        subscribe(elsewhere, kept["access"])
+        sign_out(writer_server, ended)
+        assert_unsubscribed(next_event(signed_out), "sign in again")
+        note = Note.objects.create(owner=user, text="still signed in", shared=True)
+        assert next_event(elsewhere)["data"]["id"] == note.pk

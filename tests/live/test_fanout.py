@@ -11,7 +11,7 @@ import pytest
 
 from wsserver.audience import Credentials
 from wsserver.bridge import Peer
-from wsserver.events import EXPIRED, REVOKED, EventFanout
+from wsserver.events import EXPIRED, REVOKED_DETAIL, EventFanout
 from wsserver.history import START, Entry, Position, _entry
 from wsserver.protocol import Message
 from wsserver.subscriptions import Subscription, subscription_path
@@ -37,12 +37,15 @@ class Recorder:
 
 class App:
     """What the app answers to the GET of a changed resource, per identity:
-    `visible[identity]` is the set of URLs it sees now, `before` those it saw."""
+    `visible[identity]` is the set of URLs it sees now, `before` those it saw;
+    `cohorts[identity]` the cohort it belongs to now (by default the one it
+    subscribed in)."""
 
-    def __init__(self, visible=None, before=None, status=None):
+    def __init__(self, visible=None, before=None, status=None, cohorts=None):
         self.visible = visible or {}
         self.before = before or {}
         self.status = status
+        self.cohorts = cohorts or {}
         self.renders = []
 
     async def render(self, entry, credentials, *, replay=False):
@@ -50,6 +53,9 @@ class App:
         self.renders.append((entry.url, who))
         seen = entry.url in self.before.get(who, {entry.url})
         headers = {"Live-Visible-Before": "true" if seen else "false"}
+        cohort = self.cohorts.get(who, credentials.cohort)
+        if cohort is not None:
+            headers["Live-Cohort"] = cohort
         status = self.status or (
             200 if entry.url in self.visible.get(who, {entry.url}) else 404
         )
@@ -62,7 +68,9 @@ def as_(identity, expires=None):
 
 
 def change(number, url, name="updated", **record):
-    """The `number`th change, to `url`, as the history reader hands it over."""
+    """The `number`th change, to `url` (a snippet unless `model` says otherwise),
+    as the history reader hands it over."""
+    record = {"model": "snippets.snippet", **record}
     text = json.dumps({"event": name, "url": url, **record})
     return _entry((f"{number}-0".encode(), {b"event": text}), "e")
 
@@ -99,7 +107,7 @@ def test_every_change_carries_its_position():
 
 def fanout_with(app, *subscribed):
     """A fan-out with one live subscriber per `(url, identity)` in `subscribed`."""
-    fanout = EventFanout(history=None, render=app.render, grace_seconds=0)
+    fanout = EventFanout(history=History(), render=app.render, grace_seconds=0)
     recorders = []
     for url, identity in subscribed:
         recorders.append(Recorder())
@@ -223,17 +231,24 @@ def test_a_revocation_ends_that_identitys_subscriptions_only():
             "event": "unsubscribed",
             "url": "/api/snippets/",
             "status": 401,
-            "data": {"detail": REVOKED},
+            "data": {"detail": REVOKED_DETAIL},
         }
     ]
     assert other.events == [("updated", "/api/snippets/1/")]
 
 
 class History:
-    """The history, as far as subscribing and catching up read it."""
+    """The history, as far as subscribing, catching up and looking ahead for
+    rights changes read it."""
 
     def __init__(self, entries=()):
         self.entries = list(entries)
+
+    async def rights_count(self):
+        return sum(entry.event == "rights-changing" for entry in self.entries)
+
+    async def after(self, after, epoch):
+        return [entry for entry in self.entries if entry.id > (after or START)]
 
     async def between(self, after, upto, epoch, *, most=None):
         found = [e for e in self.entries if after < e.id <= upto]
@@ -339,14 +354,15 @@ def test_subscribers_catching_up_together_share_each_render():
 
 
 def in_cohort(identity, cohort, expires=None):
-    return replace(as_(identity, expires), cohort=cohort)
+    """Credentials of `identity` in the snippets' `cohort`."""
+    return replace(as_(identity, expires), cohort=f"snippets.snippet:{cohort}")
 
 
 def test_a_cohort_shares_one_render_but_the_identities_a_change_concerns_do_not():
     """Fifty users of one cohort cost one render of a change; its owner, whom the
     change names, gets a render of its own; an identity with no cohort too."""
     app = App()
-    fanout = EventFanout(history=None, render=app.render, grace_seconds=0)
+    fanout = EventFanout(history=History(), render=app.render, grace_seconds=0)
     crowd = [Recorder() for _ in range(50)]
     for number, recorder in enumerate(crowd):
         add(fanout, recorder, "/api/snippets/", in_cohort(f"user:{number}", "all"))
@@ -376,7 +392,7 @@ def test_ended_credentials_end_only_their_identity_in_a_cohort():
             )
 
     app = Revoked()
-    fanout = EventFanout(history=None, render=app.render, grace_seconds=0)
+    fanout = EventFanout(history=History(), render=app.render, grace_seconds=0)
     ended, kept = Recorder(), Recorder()
     later = time.time() + 3600  # renders try the longest-lived credentials first
     add(fanout, ended, "/api/snippets/", in_cohort("user:1", "all", later))
@@ -384,6 +400,110 @@ def test_ended_credentials_end_only_their_identity_in_a_cohort():
     deliver(fanout, change(1, "/api/snippets/1/"))
     assert ended.events == [("unsubscribed", "/api/snippets/")]
     assert kept.events == [("updated", "/api/snippets/1/")]
+
+
+def record(number, event, **fields):
+    """A record that is no change (a revocation, a rights change)."""
+    text = json.dumps({"event": event, **fields})
+    return _entry((f"{number}-0".encode(), {b"event": text}), "e")
+
+
+def test_a_render_that_names_another_cohort_is_not_shared_nor_kept():
+    """The member whose credentials rendered for the cohort now belongs to
+    another (it was promoted): each member is shown the change by a render of
+    its own, and the render is not kept for replays."""
+    later = time.time() + 3600
+    app = App(
+        visible={"user:1": set()},  # its GET refuses the (private) snippet
+        before={"user:1": set(), "user:2": set()},
+        cohorts={"user:2": "snippets.snippet:staff"},
+    )
+    fanout = EventFanout(history=History(), render=app.render, grace_seconds=0)
+    plain, promoted = Recorder(), Recorder()
+    add(fanout, plain, "/api/snippets/", in_cohort("user:1", "everyone", later - 1))
+    add(fanout, promoted, "/api/snippets/", in_cohort("user:2", "everyone", later))
+    deliver(fanout, change(1, "/api/snippets/1/", "created"))
+    assert plain.frames == []
+    assert promoted.events == [("created", "/api/snippets/1/")]
+    # The cohort's render (by user:2, the longest-lived), then one per identity.
+    assert sorted(app.renders) == [
+        ("/api/snippets/1/", "user:1"),
+        ("/api/snippets/1/", "user:2"),
+        ("/api/snippets/1/", "user:2"),
+    ]
+    assert all(view.startswith("user:") for _, view in fanout.renders._kept)
+
+
+def test_a_rights_change_not_yet_read_is_heard_before_a_render_is_shared():
+    """A member whose rights began changing (a record the reader has not
+    reached) is shown the change by a render of its own, at once."""
+    later = time.time() + 3600
+    demoting = record(2, "rights-changing", identity="user:1")
+    # Demoted, user:1's GET refuses the new (private) snippet.
+    app = App(visible={"user:1": set()}, before={"user:1": set(), "user:2": set()})
+    fanout = reading(app.render, History([demoting]), cursor=(1, 0))
+    demoted, staff = Recorder(), Recorder()
+    add(fanout, demoted, "/api/snippets/", in_cohort("user:1", "staff", later - 1))
+    add(fanout, staff, "/api/snippets/", in_cohort("user:2", "staff", later))
+    deliver(fanout, change(1, "/api/snippets/1/", "created"))
+    assert demoted.frames == []
+    assert staff.events == [("created", "/api/snippets/1/")]
+
+
+def test_a_committed_rights_change_asks_that_identity_to_refetch():
+    """`rights-changed` tells each subscription of that identity to refetch;
+    others hear nothing."""
+    fanout, [changed, other] = fanout_with(
+        App(), ("/api/snippets/", "user:1"), ("/api/snippets/", "user:2")
+    )
+    deliver(
+        fanout,
+        record(1, "rights-changing", identity="user:1"),
+        record(2, "rights-changed", identity="user:1"),
+    )
+    assert changed.frames == [{"event": "resync", "url": "/api/snippets/"}]
+    assert other.frames == []
+
+
+def test_a_subscription_made_before_a_rights_change_renders_alone():
+    """Subscribed with a snapshot from before a rights change it has heard of, a
+    subscriber shares no render (its GET may have raced the change)."""
+    fanout = reading(App().render, History(), cursor=(5, 0))
+    deliver(fanout, record(4, "rights-changing", identity="user:1"))
+
+    async def main():
+        recorder = Recorder()
+        before = in_cohort("user:1", "everyone")
+        subscription = await fanout.subscribe(
+            recorder, "/api/snippets/", before, after=Position("e", (3, 0))
+        )
+        return subscription.credentials.cohort
+
+    assert asyncio.run(main()) is None
+
+
+def test_a_cohort_applies_to_the_model_that_named_it():
+    """A change to another model's resource under the cohort's path (a fork's
+    comments under a snippet) is rendered per identity."""
+    app = App()
+    fanout = EventFanout(history=History(), render=app.render, grace_seconds=0)
+    for number in range(3):
+        credentials = in_cohort(f"user:{number}", "everyone")
+        add(fanout, Recorder(), "/api/snippets/", credentials)
+    deliver(fanout, change(1, "/api/snippets/1/comments/2/", model="notes.comment"))
+    assert len(app.renders) == 3
+
+
+def test_a_sign_out_ends_only_the_subscriptions_of_its_session():
+    """A revocation naming a session ends the subscriptions made in it; the same
+    user's other sessions keep theirs."""
+    fanout = EventFanout(history=History(), render=App().render, grace_seconds=0)
+    signed_out, elsewhere = Recorder(), Recorder()
+    add(fanout, signed_out, "/api/", replace(as_("user:1"), session="a"))
+    add(fanout, elsewhere, "/api/", replace(as_("user:1"), session="b"))
+    deliver(fanout, record(1, "revoked", identity="user:1", session="a"))
+    assert signed_out.events == [("unsubscribed", "/api/")]
+    assert elsewhere.frames == []
 
 
 def test_kept_renders_are_bounded_in_bytes_oldest_dropped_first():
@@ -396,7 +516,10 @@ def test_kept_renders_are_bounded_in_bytes_oldest_dropped_first():
             return {"status": 200, "headers": {}, "data": {"code": big}}
 
     fanout = EventFanout(
-        history=None, render=Large().render, grace_seconds=0, render_cache_bytes=50_000
+        history=History(),
+        render=Large().render,
+        grace_seconds=0,
+        render_cache_bytes=50_000,
     )
     add(fanout, Recorder(), "/api/snippets/", as_("anonymous"))
     deliver(fanout, *[change(n, f"/api/snippets/{n}/") for n in range(1, 101)])

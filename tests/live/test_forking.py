@@ -198,7 +198,8 @@ def test_the_guide_s_live_page_shows_notes_as_they_come_and_go(
     server, open_page, author
 ):
     """docs/forking.md's page, in Chromium: the snapshot, then a note shared
-    elsewhere appears and goes, with no reload."""
+    elsewhere appears, goes when it is no longer shared, comes back, and goes
+    when deleted, with no reload."""
     user, token = author
     headers = {"Authorization": f"JWT {token}"}
     before = requests.post(
@@ -212,8 +213,14 @@ def test_the_guide_s_live_page_shows_notes_as_they_come_and_go(
         json={"text": "live one", "shared": True},
         headers=headers,
     ).json()
-    expect(notes.filter(has_text=f"{user.username}: live one")).to_have_count(1)
-    requests.delete(f"{server.url}{NOTES}{made['id']}/", headers=headers)
+    live_one = notes.filter(has_text=f"{user.username}: live one")
+    expect(live_one).to_have_count(1)
+    url = f"{server.url}{NOTES}{made['id']}/"
+    requests.patch(url, json={"shared": False}, headers=headers).raise_for_status()
+    expect(live_one).to_have_count(0)
+    requests.patch(url, json={"shared": True}, headers=headers).raise_for_status()
+    expect(live_one).to_have_count(1)
+    requests.delete(url, headers=headers)
     requests.delete(f"{server.url}{NOTES}{before['id']}/", headers=headers)
     expect(notes).to_have_count(0)
 

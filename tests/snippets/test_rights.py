@@ -1,0 +1,190 @@
+"""
+Rights that change while subscribed: a promotion, a demotion or an owner change
+is heard by every subscriber as its own GET would show it, and a render shared
+by a cohort is never one its members' GETs would refuse.
+"""
+
+import json
+import time
+import uuid
+
+import pytest
+from django.contrib.auth.models import Group, Permission, User
+from websockets.sync.client import connect
+
+from snippets.models import Snippet
+from tests.conftest import EVENT_TIMEOUT_SECONDS, server_token, use_key_prefix
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PREFIX = f"test:rights:{uuid.uuid4().hex}"
+LIST = "/api/snippets/"
+
+
+@pytest.fixture(scope="module")
+def server(server_factory):
+    return server_factory(REDIS_KEY_PREFIX=PREFIX)
+
+
+@pytest.fixture(autouse=True)
+def shared_prefix(settings):
+    use_key_prefix(settings, PREFIX)
+
+
+def user(name, **fields):
+    return User.objects.create_user(f"{name}{uuid.uuid4().hex[:6]}", **fields)
+
+
+def token(who, *, lasting):
+    """A token valid for `lasting` seconds: of a cohort's members, the one that
+    lasts longest renders its changes."""
+    return server_token(who, expires=int(time.time()) + lasting)
+
+
+def recv(ws):
+    return json.loads(ws.recv(timeout=EVENT_TIMEOUT_SECONDS))
+
+
+def subscribe(ws, access):
+    ws.send(json.dumps({"id": 1, "method": "SUBSCRIBE", "url": LIST, "token": access}))
+    reply = recv(ws)
+    assert reply["status"] == 200, reply
+    return reply
+
+
+def heard_until_barrier(ws, barrier):
+    """Every frame up to the barrier's change (made after everything else)."""
+    frames = []
+    while (frame := recv(ws)).get("url") != f"{LIST}{barrier.pk}/":
+        frames.append(frame)
+    return frames
+
+
+def make_barrier():
+    return Snippet.objects.create(title="barrier", code="barrier")
+
+
+def test_a_promoted_member_never_renders_for_its_old_cohort(server):
+    """Users X and P share a render; P, whose token lasts longer, is made staff;
+    a private snippet of someone else's is created: X hears nothing of it."""
+    x, p, owner = user("x"), user("p"), user("owner")
+    with connect(server.ws_url) as plain, connect(server.ws_url) as promoted:
+        subscribe(plain, token(x, lasting=600))
+        subscribe(promoted, token(p, lasting=3600))
+        p.is_staff = True
+        p.save()
+        Snippet.objects.create(title="t", code="secret", owner=owner, private=True)
+        barrier = make_barrier()
+        barrier.save()
+        heard = heard_until_barrier(plain, barrier)
+        assert "secret" not in json.dumps(heard)
+        assert not [frame for frame in heard if frame.get("event") == "created"]
+
+
+def test_a_demoted_member_no_longer_shares_staff_renders(server):
+    """Staff D and T share a render; D is demoted; a private snippet is created:
+    D hears nothing of it (it is told to refetch), while T hears it."""
+    d = user("d", is_staff=True)
+    t = user("t", is_staff=True)
+    owner = user("owner")
+    with connect(server.ws_url) as demoted, connect(server.ws_url) as staff:
+        subscribe(demoted, token(d, lasting=600))
+        subscribe(staff, token(t, lasting=3600))
+        d.is_staff = False
+        d.save()
+        Snippet.objects.create(title="t", code="secret", owner=owner, private=True)
+        barrier = make_barrier()
+        barrier.save()
+        heard = heard_until_barrier(demoted, barrier)
+        assert "secret" not in json.dumps(heard)
+        assert {"event": "resync", "url": LIST} in heard
+        assert "secret" in json.dumps(heard_until_barrier(staff, barrier))
+
+
+def test_a_promotion_is_followed_by_a_refetch_that_shows_more(server):
+    """A promoted subscriber is told to refetch: its fresh snapshot holds the
+    private snippets it may see now."""
+    p, owner = user("p"), user("owner")
+    hidden = Snippet.objects.create(title="t", code="1", owner=owner, private=True)
+    with connect(server.ws_url) as ws:
+        access = token(p, lasting=3600)
+        subscribe(ws, access)
+        p.is_staff = True
+        p.save()
+        assert recv(ws) == {"event": "resync", "url": LIST}
+        urls = [item["url"] for item in subscribe(ws, access)["data"]["results"]]
+        assert f"{LIST}{hidden.pk}/" in urls
+
+
+def make_superuser(someone):
+    someone.is_superuser = True
+    someone.save()
+
+
+def add_to_a_group(someone):
+    someone.groups.add(Group.objects.create(name=uuid.uuid4().hex))
+
+
+def give_a_permission(someone):
+    someone.user_permissions.add(Permission.objects.get(codename="change_snippet"))
+
+
+def give_its_group_a_permission(someone):
+    group = someone.groups.get()  # joined before subscribing
+    group.permissions.add(Permission.objects.get(codename="change_snippet"))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [make_superuser, add_to_a_group, give_a_permission, give_its_group_a_permission],
+)
+def test_other_rights_changes_ask_for_a_refetch(server, change):
+    """What a fork's rules may read (superuser, groups, permissions) changes
+    its user's subscriptions as a promotion does."""
+    someone = user("someone")
+    someone.groups.add(Group.objects.create(name=uuid.uuid4().hex))
+    access = token(someone, lasting=3600)
+    with connect(server.ws_url) as ws:
+        subscribe(ws, access)
+        # Joining the group was a rights change too: once it is heard,
+        # subscribe afresh.
+        heard_until_barrier(ws, make_barrier())
+        subscribe(ws, access)
+        change(someone)
+        assert recv(ws) == {"event": "resync", "url": LIST}
+
+
+def test_owner_change_from_the_admin_is_heard_by_old_and_new_owner(server):
+    """A private snippet given to another user (as the admin does) leaves the
+    old owner's view (`deleted` with its id) and enters the new owner's."""
+    old, new = user("old"), user("new")
+    snippet = Snippet.objects.create(title="t", code="1", owner=old, private=True)
+    url = f"{LIST}{snippet.pk}/"
+    with connect(server.ws_url) as before, connect(server.ws_url) as after:
+        subscribe(before, token(old, lasting=3600))
+        subscribe(after, token(new, lasting=3600))
+        snippet.owner = new
+        snippet.save()
+        left, entered = recv(before), recv(after)
+        assert (left["event"], left["data"]) == (
+            "deleted",
+            {"id": snippet.pk, "url": url},
+        )
+        assert (entered["event"], entered["data"]["url"]) == ("created", url)
+
+
+def test_a_resource_leaving_a_view_is_deleted_with_its_id(server):
+    """Made private, a snippet leaves an anonymous subscriber's view as
+    `deleted` with `id` and `url`, as when it is deleted."""
+    owner = user("owner")
+    snippet = Snippet.objects.create(title="t", code="1", owner=owner)
+    with connect(server.ws_url) as ws:
+        subscribe(ws, None)
+        snippet.private = True
+        snippet.save()
+        heard = recv(ws)
+        url = f"{LIST}{snippet.pk}/"
+        assert (heard["event"], heard["data"]) == (
+            "deleted",
+            {"id": snippet.pk, "url": url},
+        )
