@@ -14,7 +14,7 @@ HOST ?= 127.0.0.1
 # The peer the bridge is measured against gets a virtualenv of its own.
 PEER_VENV := bench/.peer-venv
 
-.PHONY: run test lint bench clean install install-dev chromium node static valgrind
+.PHONY: run test oracle lint bench clean install install-dev chromium node static valgrind
 
 # The web process applies migrations itself as it starts (bin/web).
 run: install static
@@ -23,6 +23,13 @@ run: install static
 test: install-dev chromium node static tests/asyncapi/node_modules/.installed
 	python -m live.localredis run --name test-redis -- \
 		pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# The promise "each subscriber hears what its own GET shows", on many more
+# generated schedules than `make test` runs (tests/snippets/test_oracle.py).
+ORACLE_SCHEDULES ?= 1000
+oracle: install-dev static
+	ORACLE_SCHEDULES=$(ORACLE_SCHEDULES) python -m live.localredis run --name test-redis -- \
+		pytest -n $(PYTEST_WORKERS) tests/snippets/test_oracle.py
 
 lint: install-dev
 	ruff check .

@@ -6,7 +6,10 @@ subscriber's credentials before the change and one after: `created` as it
 enters the view, `updated` within it, `deleted` as it leaves, nothing while it
 is out of view. Everyone but the owner and staff shares one render of a change
 (a cohort): the matrix holds with the renders shared. Subscribers listen on one
-process; the changes are made on another (and by the erase job, in this one).
+process; the changes are made on another (and by the erase job, an owner change
+from the admin, a promotion and a demotion, in this one). A promoted or demoted
+subscriber is told to refetch every subscription (`resync`); no one else hears
+anything of it.
 """
 
 import contextlib
@@ -80,6 +83,18 @@ def as_owner(people, method, server, url, data=None):
     return response.json() if response.content else None
 
 
+def give(snippet_url, user):
+    """As the admin does: the snippet's owner changed, saved in another process."""
+    snippet = Snippet.objects.get(pk=snippet_url.rstrip("/").rsplit("/", 1)[1])
+    snippet.owner = user
+    snippet.save()
+
+
+def set_staff(user, is_staff):
+    user.is_staff = is_staff
+    user.save()  # as the admin's form saves it
+
+
 def erase(snippet_url):
     pk = int(snippet_url.rstrip("/").rsplit("/", 1)[1])
     Snippet.objects.filter(pk=pk).update(created=timezone.now() - timedelta(days=1))
@@ -112,7 +127,13 @@ CHANGES = {
     "delete public": (False, lambda p, w, url: as_owner(p, "DELETE", w, url)),
     "delete private": (True, lambda p, w, url: as_owner(p, "DELETE", w, url)),
     "erase job": (True, lambda p, w, url: erase(url)),
+    "owner change": (True, lambda p, w, url: give(url, p["another"][0])),
+    "promotion": (True, lambda p, w, url: set_staff(p["other"][0], True)),
+    "demotion": (True, lambda p, w, url: set_staff(p["staff"][0], False)),
 }
+# Whose rights each of these changes: that subscriber is told to refetch (its
+# GETs of everything may now differ), everyone else hears nothing.
+RIGHTS_CHANGED = {"promotion": "other", "demotion": "staff"}
 NEW = {"title": "new", "code": "print(1)"}
 
 
@@ -157,7 +178,8 @@ def heard_until(ws, barrier_url):
         if frame.get("url") == barrier_url and frame.get("event") == "updated":
             return events
         if "event" in frame:
-            validate_event(LIST, frame)  # as /api/asyncapi.json describes it
+            if frame["event"] != "resync":
+                validate_event(LIST, frame)  # as /api/asyncapi.json describes it
             events.append(frame)
 
 
@@ -198,9 +220,19 @@ def test_each_subscriber_hears_exactly_how_its_view_changed(
         }
         heard_by = pass_barrier(barrier, sockets, barrier_url)
         for (who, kind), heard in heard_by.items():
+            if change in RIGHTS_CHANGED:  # each of its subscriptions refetches
+                target = LIST if kind == "list" else url
+                held = [barrier_url, *([target] if subscribed[who, kind] else [])]
+                want = [("resync", path) for path in sorted(held)]
+                got = sorted((e["event"], e["url"]) for e in heard)
+                assert got == (want if RIGHTS_CHANGED[change] == who else []), who
+                continue
             assert {event["url"] for event in heard} <= {url}, (who, kind)
             got = [
-                (e["event"], e["data"] if e["event"] != "deleted" else None)
+                (
+                    e["event"],
+                    e["data"] if e["event"] in ("created", "updated") else None,
+                )
                 for e in heard
             ]
             want = (
