@@ -5,7 +5,8 @@ The lines ending in `# demo` and the block from `# demo:` to `# end of demo`
 belong to the demo app (`snippets/`); docs/forking.md removes them with it.
 
 Every setting has a row in README.md's settings table. `DEBUG` is off unless
-asked for; with it on and only local hosts allowed (`.env` does that for honcho),
+asked for; with it on and only local hosts allowed (`.env` does that for honcho,
+unless the environment sets `DEBUG` or `SECRET_KEY`),
 nothing else needs setting. Anything else refuses to start without `SECRET_KEY`,
 `ALLOWED_HOSTS` and `REDIS_URL`, naming the missing one.
 """
@@ -44,8 +45,14 @@ def env_list(name, default):
 
 
 # Off unless asked for: a deploy that forgets it must not show debug pages. Local
-# use asks for it in `.env`, which honcho and foreman read and platforms ignore.
-DEBUG = env_bool("DEBUG", False)
+# use asks for it with `LOCAL_DEBUG` in `.env`, which honcho and foreman read
+# (over the environment: a `DEBUG` line there would beat a deployer's exported
+# `DEBUG=false`) and platforms ignore; it counts only where neither `DEBUG` nor
+# `SECRET_KEY` is set, so a server with its production variables exported never
+# runs in debug mode, whatever `.env` says.
+DEBUG = env_bool(
+    "DEBUG", env_bool("LOCAL_DEBUG", False) and "SECRET_KEY" not in os.environ
+)
 
 # What a process outside local use lacks, each with its fix: it refuses to
 # start naming them all (at the end of this file). A build step (a platform's
@@ -84,12 +91,13 @@ NUM_PROXIES = env_int("NUM_PROXIES", 0)
 if NUM_PROXIES:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Outside development the site is HTTPS only, as Django's deploy checklist asks
-# (`manage.py check --deploy`): plain HTTP is redirected, but for `/healthz`,
-# which a platform's health check may call by address over HTTP; browsers are
-# told to use HTTPS for a year (HSTS); cookies travel over HTTPS only.
+# (`manage.py check --deploy`): plain HTTP is redirected, but for `/healthz`
+# and `/metrics`, which a platform's health check or an in-cluster scraper may
+# call by address over HTTP; browsers are told to use HTTPS for a year (HSTS);
+# cookies travel over HTTPS only; a plain `ws://` handshake is refused.
 # https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 # Subdomains of the app's own host name (my-app.herokuapp.com's, not Heroku's).
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
@@ -124,6 +132,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so that its one line per request sees every answer.
     "live.requestlog.RequestLogMiddleware",
+    # Says once, with the fix, when a proxy's HTTPS would loop the redirect.
+    "live.proxies.ProxyHintMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",

@@ -8,6 +8,7 @@ Django). With `LOG_FORMAT=json` each line is a JSON object whose keys are the
 fields below; otherwise readable text.
 """
 
+import ipaddress
 import logging
 import re
 import time
@@ -38,6 +39,33 @@ def request_id(given: str | None) -> str:
     return uuid.uuid4().hex
 
 
+# The methods counted by name; any other counts as `other`, so that the number
+# of series never depends on what clients send.
+COUNTED_METHODS = frozenset(
+    ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "SUBSCRIBE"]
+    + ["UNSUBSCRIBE"]
+)
+
+
+def printable(text: str) -> str:
+    """`text` with control characters (and backslashes) escaped, so that no
+    client-supplied value starts a forged line in a text log (as Django escapes
+    its own request log since CVE-2025-48432)."""
+    if text.isprintable() and "\\" not in text:
+        return text
+    return text.encode("unicode_escape").decode("ascii")
+
+
+def client_address(text: str) -> str:
+    """The client's address if it is one; `invalid` for anything else a
+    forwarding header may carry."""
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return "invalid"
+    return text
+
+
 def log_request(
     *,
     transport: str,
@@ -52,11 +80,13 @@ def log_request(
     change: str | None = None,
 ) -> None:
     """Write the line for one request and count its reply."""
-    metrics.replies.labels(transport, method, metrics.status_class(status)).inc()
+    counted = method if method in COUNTED_METHODS else "other"
+    metrics.replies.labels(transport, counted, metrics.status_class(status)).inc()
     level = logging.INFO if status < 400 else logging.WARNING
     level = logging.ERROR if status >= 500 else level
     if not log.isEnabledFor(level):
         return
+    method, path, client = printable(method), printable(path), client_address(client)
     fields = {
         "transport": transport,
         "method": method,

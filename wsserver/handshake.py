@@ -29,9 +29,18 @@ def client_address(request: HTTPServerRequest, *, num_proxies: int) -> str:
 def scheme(request: HTTPServerRequest, *, num_proxies: int) -> str:
     """`https` when the client's connection is, even if a proxy terminated TLS."""
     forwarded = request.headers.get("X-Forwarded-Proto", "")
-    if num_proxies and forwarded.split(",")[-1].strip() == "https":
+    # The first value, as Django reads it (SECURE_PROXY_SSL_HEADER).
+    if num_proxies and forwarded.split(",")[0].strip() == "https":
         return "https"
     return request.protocol
+
+
+def plain_refused(request: HTTPServerRequest, *, num_proxies: int) -> bool:
+    """Whether this plain `ws://` (or `http://` stream) handshake is refused: the
+    site is HTTPS only (`SECURE_SSL_REDIRECT`), and every frame over it would be
+    answered with a redirect."""
+    insecure = scheme(request, num_proxies=num_proxies) != "https"
+    return insecure and settings.SECURE_SSL_REDIRECT
 
 
 def host_allowed(request: HTTPServerRequest) -> bool:

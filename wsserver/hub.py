@@ -120,6 +120,8 @@ class Hub:
         limit = self.config.max_connections_per_address
         if not handshake.host_allowed(request):
             return 400, "Host not allowed."
+        if handshake.plain_refused(request, num_proxies=self.config.num_proxies):
+            return 403, "This site is HTTPS only: connect with wss:// (or https://)."
         if self.draining:
             metrics.refusals.labels("draining").inc()
             return 503, "Server is shutting down; reconnect shortly."
