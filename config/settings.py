@@ -261,8 +261,10 @@ STORAGES = {
 # The API
 ANON_THROTTLE_RATE = os.environ.get("ANON_THROTTLE_RATE", "120/min")
 USER_THROTTLE_RATE = os.environ.get("USER_THROTTLE_RATE", "600/min")
-# Sign-in attempts on the login forms, per client address and per username.
+# Sign-in attempts, per client address; failed ones per username, from clients
+# that never signed in as it: more than one address may make (live/middleware.py).
 LOGIN_THROTTLE_RATE = os.environ.get("LOGIN_THROTTLE_RATE", "10/min")
+LOGIN_ACCOUNT_THROTTLE_RATE = os.environ.get("LOGIN_ACCOUNT_THROTTLE_RATE", "30/min")
 JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 32)
 # The largest request body taken (413 beyond): room for the demo's largest
 # snippet (100 KiB of code) even if every byte of it is JSON-escaped.

@@ -175,6 +175,7 @@ def server_env(**overrides):
         ANON_THROTTLE_RATE="100000/min",
         USER_THROTTLE_RATE="100000/min",
         LOGIN_THROTTLE_RATE="100000/min",
+        LOGIN_ACCOUNT_THROTTLE_RATE="100000/min",
         # Servers live for the whole session, dozens at once: none may keep idle
         # database connections (PostgreSQL allows only so many clients).
         CONN_MAX_AGE="0",

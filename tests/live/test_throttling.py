@@ -146,12 +146,61 @@ def test_login_forms_are_throttled_per_address(settings, path):
 
 @pytest.mark.parametrize("path", LOGIN_FORMS)
 def test_login_forms_are_throttled_per_username(settings, path):
-    """Past LOGIN_THROTTLE_RATE tries at one username, from any address, 429."""
-    settings.LOGIN_THROTTLE_RATE = "3/min"
+    """Past LOGIN_ACCOUNT_THROTTLE_RATE failed tries at one username, from any
+    addresses, 429 (for a client that never signed in as it)."""
+    settings.LOGIN_ACCOUNT_THROTTLE_RATE = "3/min"
     statuses = [
         sign_in(path, "alice", address=f"192.0.2.{n}").status_code for n in range(4)
     ]
     assert statuses == [wrong_password_status(path)] * 3 + [429]
+
+
+def sign_in_as(client, password, username="alice"):
+    attempt = {"username": username, "password": password}
+    return client.post("/api/auth/token/", attempt, content_type="application/json")
+
+
+@pytest.fixture
+def alice(settings, db):
+    settings.LOGIN_THROTTLE_RATE = "3/min"
+    settings.LOGIN_ACCOUNT_THROTTLE_RATE = "5/min"
+    return User.objects.create_user("alice", password="the-right-one")
+
+
+def test_one_address_guessing_locks_no_one_out(alice):
+    """An attacker at one address is stopped by its address's limit before the
+    account's: the real user signs in from elsewhere meanwhile."""
+    attacker = Client(REMOTE_ADDR="198.51.100.7")
+    guesses = [sign_in_as(attacker, "guess").status_code for _ in range(10)]
+    assert guesses == [401] * 3 + [429] * 7
+    owner = Client(REMOTE_ADDR="203.0.113.9")
+    assert sign_in_as(owner, "the-right-one").status_code == 200
+
+
+def test_guesses_from_many_addresses_stay_limited_per_account(alice):
+    """Guesses at one account spread over 50 addresses: only
+    LOGIN_ACCOUNT_THROTTLE_RATE of them are tried, the rest 429; so is a new
+    client's right password, until the window passes."""
+    statuses = [
+        sign_in_as(Client(REMOTE_ADDR=f"198.51.100.{n}"), "guess").status_code
+        for n in range(50)
+    ]
+    assert statuses == [401] * 5 + [429] * 45
+    refused = sign_in_as(Client(REMOTE_ADDR="203.0.113.9"), "the-right-one")
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 60
+
+
+def test_a_known_client_signs_in_while_many_addresses_guess(alice):
+    """A client that signed in as the user before (its device cookie) skips the
+    account's limit: the owner signs in even while 50 addresses guess."""
+    owner = Client(REMOTE_ADDR="203.0.113.9")
+    assert sign_in_as(owner, "the-right-one").status_code == 200
+    for n in range(50):
+        sign_in_as(Client(REMOTE_ADDR=f"198.51.100.{n}"), "guess")
+    assert sign_in_as(owner, "the-right-one").status_code == 200
+    stranger = Client(REMOTE_ADDR="203.0.113.9")  # the same address, no cookie
+    assert sign_in_as(stranger, "the-right-one").status_code == 429
 
 
 @pytest.mark.django_db
