@@ -124,7 +124,14 @@ def make_server(app: SocketApplication) -> HTTPServer:
 
 
 async def shutdown(server: HTTPServer, app: SocketApplication) -> None:
-    """Stop accepting, drain the sockets, then close what is left."""
+    """Stop accepting, drain the sockets, then close what is left: an HTTP
+    connection kept alive only between requests, never under one that reached
+    Django (it replies first, with `Connection: close`)."""
     server.stop()
     await app.hub.drain(timeout=app.config.drain_seconds)
+    await app.hub.until_idle(timeout=app.config.drain_seconds)
+    # No await between the check above and these closes: no request can enter
+    # Django in between (requests enter on this loop).
+    for connection in list(server._connections):
+        connection.stream.close()
     await server.close_all_connections()

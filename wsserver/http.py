@@ -80,8 +80,29 @@ class DjangoContainer(WSGIContainer, httputil.HTTPServerConnectionDelegate):
     without `Allow`). Django decides both."""
 
     def __init__(self, wsgi_app: WSGIApp, *, hub: Hub):
-        super().__init__(as_http_servers_do(wsgi_app), executor=hub.executor)
+        super().__init__(
+            self.closing_when_draining(as_http_servers_do(wsgi_app)),
+            executor=hub.executor,
+        )
         self.hub = hub
+
+    def closing_when_draining(self, wsgi_app: WSGIApp) -> WSGIApp:
+        """While the process drains, each reply says `Connection: close`, so a
+        client sends its next request elsewhere rather than on a connection
+        about to close (this server's header, not the app's)."""
+
+        def app(environ, start_response):
+            if not self.hub.draining:
+                return wsgi_app(environ, start_response)
+
+            def start_closing(status, headers, exc_info=None):
+                closing = [(k, v) for k, v in headers if k.lower() != "connection"]
+                closing.append(("Connection", "close"))
+                return start_response(status, closing, exc_info)
+
+            return wsgi_app(environ, start_closing)
+
+        return app
 
     def start_request(self, server_conn, request_conn) -> httputil.HTTPMessageDelegate:
         return WholeRequest(self, request_conn)

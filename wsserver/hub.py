@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from concurrent.futures import Executor
@@ -233,6 +234,16 @@ class Hub:
             if handler.last_frame_at < since and handler not in self.fanout.paths:
                 metrics.refusals.labels("idle").inc()
                 handler.close(CLOSE_GOING_AWAY, "Idle for too long.")
+
+    async def until_idle(self, *, timeout: float) -> None:
+        """Return once no request of either transport is in Django (or after
+        `timeout`), at a moment when none is: the caller may act on it before
+        its next `await`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.in_django and loop.time() < deadline:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), deadline - loop.time())
 
     async def drain(self, *, timeout: float) -> None:
         """Refuse new requests, let those in flight reply (over either transport),

@@ -4,6 +4,8 @@ shortcut against the stock behaviour it replaces: an upgrade that changes what
 the shortcut relies on fails here, not in production.
 """
 
+import inspect
+
 import pytest
 from django.contrib.auth.models import User
 from django.db.models import Q
@@ -11,6 +13,8 @@ from gunicorn.workers.base import Worker
 from gunicorn.workers.gtornado import TornadoWorker
 from rest_framework import serializers
 from rest_framework.reverse import reverse
+from tornado.http1connection import HTTP1ServerConnection
+from tornado.httpserver import HTTPServer
 
 from live.fields import (
     CachedChoiceField,
@@ -167,3 +171,11 @@ def test_the_worker_overrides_what_gunicorn_still_has():
     assert "wsgi" in Worker.__dict__ or "load_wsgi" in Worker.__dict__
     worker_init = Worker.__init__.__code__.co_names
     assert {"alive", "sockets"} <= set(worker_init)
+
+
+def test_the_shutdown_closes_connections_as_tornado_keeps_them():
+    """`shutdown` closes every kept-alive HTTP connection at once through
+    `HTTPServer._connections` and each one's `stream`, as Tornado's own
+    `close_all_connections` reaches them."""
+    assert "self._connections" in inspect.getsource(HTTPServer.close_all_connections)
+    assert "self.stream = stream" in inspect.getsource(HTTP1ServerConnection.__init__)

@@ -7,10 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from django.contrib.auth.models import User
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.conftest import EVENT_TIMEOUT_SECONDS, wait_until
+from tests.conftest import EVENT_TIMEOUT_SECONDS, server_token, wait_until
+from tests.notes.models import Note
 from tests.slow_urls import release, wait_entered
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -64,3 +66,47 @@ def test_sigterm_lets_an_http_request_in_flight_reply(server_factory, kind):
     assert response.status_code == 200
     assert response.json() == {"released": True}
     assert server.process.wait(timeout=TIMEOUT) == 0
+
+
+@pytest.mark.parametrize("kind", ["web", "wsserver"])
+def test_a_restart_loses_no_reply_on_kept_alive_connections(server_factory, kind):
+    """POSTs racing SIGTERM on kept-alive connections: each POST that was saved
+    got its reply (so a client never retries one that was made), with
+    `Connection: close` while the process drains; the others failed unsaved."""
+    server = server_factory(kind=kind)
+    writer = User.objects.create_user(f"writer{uuid.uuid4().hex[:8]}")
+    headers = {"Authorization": f"JWT {server_token(writer)}"}
+    sessions = [requests.Session() for _ in range(8)]
+    for session in sessions:  # each connection kept alive before the signal
+        assert session.get(f"{server.url}/healthz").status_code == 200
+    key = uuid.uuid4().hex
+    with ThreadPoolExecutor(len(sessions) + 1) as pool:
+        holding = pool.submit(
+            requests.get, f"{server.url}/test/wait/{key}/", timeout=TIMEOUT * 4
+        )
+        wait_entered(key)  # the drain waits for this one...
+        server.process.send_signal(signal.SIGTERM)
+        wait_until(lambda: "Draining: 1 requests in flight" in server.log())
+        release(key)  # ...and the POSTs race its end
+
+        def post(session, title):
+            try:
+                response = session.post(
+                    f"{server.url}/api/notes/",
+                    json={"text": title},
+                    headers=headers,
+                    timeout=TIMEOUT,
+                )
+            except requests.ConnectionError:
+                return None
+            return response
+
+        titles = [f"racing {uuid.uuid4().hex}" for _ in sessions]
+        answers = list(pool.map(post, sessions, titles))
+        assert holding.result().status_code == 200
+    assert server.process.wait(timeout=TIMEOUT) == 0
+    answered = {t for t, a in zip(titles, answers, strict=True) if a is not None}
+    assert all(a.status_code == 201 for a in answers if a is not None)
+    assert all(a.headers["Connection"] == "close" for a in answers if a is not None)
+    saved = set(Note.objects.filter(text__in=titles).values_list("text", flat=True))
+    assert saved == answered
