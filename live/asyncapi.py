@@ -199,9 +199,10 @@ class Builder:
 
 
 def json_response(operation) -> bool:
+    """Whether the operation succeeds with JSON (what SUBSCRIBE takes)."""
     return any(
-        "application/json" in response.get("content", {})
-        for response in operation["responses"].values()
+        status.startswith("2") and "application/json" in response.get("content", {})
+        for status, response in operation["responses"].items()
     )
 
 

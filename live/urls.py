@@ -2,7 +2,9 @@
 two documents (OpenAPI, AsyncAPI), its docs page and the WebSocket playground."""
 
 from django.urls import path
+from drf_spectacular.utils import extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework import serializers
 from rest_framework_simplejwt.views import (
     TokenBlacklistView,
     TokenObtainPairView,
@@ -12,9 +14,19 @@ from rest_framework_simplejwt.views import (
 
 from live import asyncapi, health, pages
 
+# What signing in answers (simplejwt's serializer declares only what it takes).
+TOKEN_PAIR = inline_serializer(
+    "TokenPair",
+    {"access": serializers.CharField(), "refresh": serializers.CharField()},
+)
+
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
-    path("api/auth/token/", TokenObtainPairView.as_view(), name="token_obtain_pair"),
+    path(
+        "api/auth/token/",
+        extend_schema(responses=TOKEN_PAIR)(TokenObtainPairView).as_view(),
+        name="token_obtain_pair",
+    ),
     path("api/auth/token/refresh/", TokenRefreshView.as_view(), name="token_refresh"),
     path("api/auth/token/verify/", TokenVerifyView.as_view(), name="token_verify"),
     path(

@@ -1,6 +1,8 @@
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.db.models import Prefetch
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, renderers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -63,6 +65,7 @@ class SnippetViewSet(LiveViewSetMixin, viewsets.ModelViewSet):
         with transaction.atomic():
             return super().update(request, *args, **kwargs)
 
+    @extend_schema(responses={(200, "text/html"): OpenApiTypes.STR})
     @action(detail=True, renderer_classes=[renderers.StaticHTMLRenderer])
     def highlight(self, request, *args, **kwargs):
         """The snippet as a highlighted HTML page; its errors are JSON, as every

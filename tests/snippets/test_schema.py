@@ -26,6 +26,36 @@ def test_openapi_schema_and_docs_are_served_without_a_cdn():
     assert "https://" not in docs
 
 
+def openapi():
+    client = Client()
+    return client.get("/api/schema/?format=json").json()
+
+
+def test_signing_in_is_described_with_the_tokens_it_answers():
+    """A generated client types the sign-in reply: `access` and `refresh`."""
+    document = openapi()
+    ok = document["paths"]["/api/auth/token/"]["post"]["responses"]["200"]
+    ref = ok["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert set(document["components"]["schemas"][ref]["properties"]) == {
+        "access",
+        "refresh",
+    }
+
+
+def test_the_highlight_page_is_described_as_html_and_cannot_be_subscribed():
+    """The highlight page answers HTML, not a snippet; so the AsyncAPI document
+    offers no SUBSCRIBE on it (the server refuses one)."""
+    ok = openapi()["paths"]["/api/snippets/{id}/highlight/"]["get"]["responses"]
+    assert list(ok["200"]["content"]) == ["text/html"]
+    asyncapi = Client().get("/api/asyncapi.json").json()
+    subscribable = [
+        name
+        for name in asyncapi["operations"]
+        if "highlight" in name and "subscribe" in name
+    ]
+    assert subscribable == []
+
+
 CONFIG = Path(__file__).parent.parent / "schemathesis.toml"
 
 
