@@ -9,39 +9,22 @@ export PATH := $(BIN):$(PATH)
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_WORKERS ?= 2
 # `make run` serves the development key: this machine only, unless told
-# otherwise (`make run HOST=0.0.0.0`).
+# otherwise (`make run HOST=0.0.0.0`, with the settings a deploy needs).
 HOST ?= 127.0.0.1
-# The peer the bridge is measured against gets a virtualenv of its own.
-PEER_VENV := bench/.peer-venv
 
-.PHONY: run test oracle lint bench clean install install-dev chromium node static valgrind
+.PHONY: run test lint clean install install-dev chromium node static valgrind
 
 # The web process applies migrations itself as it starts (bin/web).
 run: install static
-	HOST=$(HOST) python -m live.localredis run -- honcho start
+	HOST=$(HOST) RELOAD=true python -m live.localredis run -- honcho start
 
 test: install-dev chromium node static tests/asyncapi/node_modules/.installed
 	python -m live.localredis run --name test-redis -- \
 		pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
-# The promise "each subscriber hears what its own GET shows", on many more
-# generated schedules than `make test` runs (tests/snippets/test_oracle.py).
-ORACLE_SCHEDULES ?= 1000
-oracle: install-dev static
-	ORACLE_SCHEDULES=$(ORACLE_SCHEDULES) python -m live.localredis run --name test-redis -- \
-		pytest -n $(PYTEST_WORKERS) tests/snippets/test_oracle.py
-
 lint: install-dev
 	ruff check .
 	ruff format --check .
-
-bench: install-dev static valgrind $(PEER_VENV)/.installed
-	python -m live.localredis run --name bench-redis -- python -m bench
-
-$(PEER_VENV)/.installed: bench/peer/requirements.txt requirements.txt
-	$(PYTHON) -m venv $(PEER_VENV)
-	$(PEER_VENV)/bin/pip install --quiet -r bench/peer/requirements.txt
-	touch $@
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -65,13 +48,6 @@ chromium:
 		$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
 		$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq chromium; }
 
-# The bench counts instructions per request with callgrind.
-valgrind:
-	@command -v valgrind >/dev/null || { \
-		echo "Installing Debian's valgrind for the instruction counts"; \
-		$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
-		$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq valgrind; }
-
 # The official AsyncAPI parser checks /api/asyncapi.json in the suite.
 node:
 	@command -v npm >/dev/null || { \
@@ -92,3 +68,31 @@ staticfiles/staticfiles.json: $(VENV)/.installed $(shell find live/static static
 clean:
 	python -m live.localredis stop || true
 	rm -rf $(VENV) staticfiles .run
+
+# demo: the demo's own targets, down to "end of demo" (docs/forking.md).
+.PHONY: oracle bench valgrind
+# The peer the bridge is measured against gets a virtualenv of its own.
+PEER_VENV := bench/.peer-venv
+
+# The promise "each subscriber hears what its own GET shows", on many more
+# generated schedules than `make test` runs (tests/snippets/test_oracle.py).
+ORACLE_SCHEDULES ?= 1000
+oracle: install-dev static
+	ORACLE_SCHEDULES=$(ORACLE_SCHEDULES) python -m live.localredis run --name test-redis -- \
+		pytest -n $(PYTEST_WORKERS) tests/snippets/test_oracle.py
+
+bench: install-dev static valgrind $(PEER_VENV)/.installed
+	python -m live.localredis run --name bench-redis -- python -m bench
+
+$(PEER_VENV)/.installed: bench/peer/requirements.txt requirements.txt
+	$(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/pip install --quiet -r bench/peer/requirements.txt
+	touch $@
+
+# The bench counts instructions per request with callgrind.
+valgrind:
+	@command -v valgrind >/dev/null || { \
+		echo "Installing Debian's valgrind for the instruction counts"; \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq valgrind; }
+# end of demo

@@ -1,8 +1,8 @@
 """
 Settings for the Snippets project, read from the environment (12-factor).
 
-The lines ending in `# demo` and the block from `# demo:` to `# end of demo`
-belong to the demo app (`snippets/`); docs/forking.md removes them with it.
+Lines ending in `# demo`, and blocks from `# demo:` to `# end of demo`,  # demo
+belong to the demo app (`snippets/`): docs/forking.md removes them with it.  # demo
 
 Every setting has a row in README.md's settings table. `DEBUG` is off unless
 asked for; with it on and only local hosts allowed (`.env` does that for honcho,
@@ -45,14 +45,24 @@ def env_list(name, default):
 
 
 # Off unless asked for: a deploy that forgets it must not show debug pages. Local
-# use asks for it with `LOCAL_DEBUG` in `.env`, which honcho and foreman read
-# (over the environment: a `DEBUG` line there would beat a deployer's exported
-# `DEBUG=false`) and platforms ignore; it counts only where neither `DEBUG` nor
-# `SECRET_KEY` is set, so a server with its production variables exported never
-# runs in debug mode, whatever `.env` says.
-DEBUG = env_bool(
-    "DEBUG", env_bool("LOCAL_DEBUG", False) and "SECRET_KEY" not in os.environ
-)
+# use asks for it with `LOCAL_DEBUG` in `.env` (read by honcho and foreman, and
+# here for commands run by hand; a `DEBUG` line there would beat a deployer's
+# exported `DEBUG=false`, as honcho lets `.env` win); it counts only where
+# neither `DEBUG` nor `SECRET_KEY` is set, so a server with its production
+# variables exported never runs in debug mode, whatever `.env` says.
+def local_debug():
+    """`LOCAL_DEBUG` from the environment, else from the checkout's `.env`, so
+    that a command run by hand (`python manage.py makemigrations`) is local use
+    too, as under honcho."""
+    if "LOCAL_DEBUG" in os.environ:
+        return env_bool("LOCAL_DEBUG", False)
+    dotenv = BASE_DIR / ".env"
+    lines = dotenv.read_text().splitlines() if dotenv.exists() else []
+    values = dict(line.split("=", 1) for line in lines if line[:1].isalpha())
+    return values.get("LOCAL_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+DEBUG = env_bool("DEBUG", "SECRET_KEY" not in os.environ and local_debug())
 
 # What a process outside local use lacks, each with its fix: it refuses to
 # start naming them all (at the end of this file). A build step (a platform's
@@ -65,7 +75,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", LOCAL_HOSTS if DEBUG else [])
 if not ALLOWED_HOSTS:
     MISSING.append(
         "ALLOWED_HOSTS is required when DEBUG is off: set it to the host names the "
-        "app is served under, comma-separated (e.g. snippets.example.com)."
+        "app is served under, comma-separated (e.g. app.example.com)."
     )
 # Development on this machine: the only case where the published development key
 # and a private Redis are acceptable.
@@ -405,4 +415,5 @@ LOGGING = {
 }
 
 if MISSING and not BUILDING:
-    raise ImproperlyConfigured(" ".join(MISSING))
+    LOCAL_USE = "For local use on this machine, set DEBUG=true instead."
+    raise ImproperlyConfigured(" ".join([*MISSING, LOCAL_USE]))

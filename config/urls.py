@@ -1,4 +1,4 @@
-"""The project's URLs: the live layer's, the demo's (`# demo`), the admin's."""
+"""The project's URLs: the live layer's, the apps', the admin's."""
 
 from django.contrib import admin
 from django.urls import include, path

@@ -207,7 +207,7 @@ def json_response(operation) -> bool:
 
 
 def url_pattern(path: str) -> str:
-    """`/api/snippets/{id}/` as a pattern of the `url` that requests it."""
+    """`/api/notes/{id}/` as a pattern of the `url` that requests it."""
     parts = re.split(r"\{[^}]+\}", path)
     return "^" + "[^/?#]+".join(re.escape(part) for part in parts) + r"(\?.*)?$"
 

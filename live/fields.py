@@ -155,7 +155,7 @@ class RelativeHyperlinkedIdentityField(serializers.HyperlinkedIdentityField):
     """
     A hyperlink to the object, as a path without scheme or host.
 
-    A snippet then looks the same whichever host, transport or change event shows
+    A resource then looks the same whichever host, transport or change event shows
     it, so an event can be rendered once and sent to every subscriber.
     """
 

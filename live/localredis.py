@@ -67,7 +67,7 @@ def socket_path_for(run_dir, name):
     if len(str(path).encode()) <= MAX_SOCKET_PATH_BYTES:
         return path
     digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
-    return Path(tempfile.gettempdir()) / f"snippets-{digest}.sock"
+    return Path(tempfile.gettempdir()) / f"redis-{digest}.sock"
 
 
 def ensure_running(project_dir=PROJECT_DIR, name="redis"):

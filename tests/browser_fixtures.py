@@ -62,13 +62,3 @@ def open_page(browser, request):
         for page in context.pages:
             page.screenshot(path=ARTIFACTS_DIR / f"{request.node.name}-{number}.png")
         context.close()
-
-
-def create(page, title, code="def hello():\n    return 'hi'\n"):
-    page.get_by_label("Title").fill(title)
-    page.get_by_label("Code").fill(code)
-    page.get_by_role("button", name="Create", exact=True).click()
-
-
-def snippet_item(page, title):
-    return page.locator("#snippets li", has_text=title)

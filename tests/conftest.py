@@ -77,7 +77,7 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     """A file (not in-memory) SQLite test database, so servers can share it."""
     db = django_settings.DATABASES["default"]
     if db["ENGINE"] == "django.db.backends.sqlite3":
-        path = Path(tempfile.mkdtemp(prefix="snippets-test-db-")) / "db.sqlite3"
+        path = Path(tempfile.mkdtemp(prefix="test-db-")) / "db.sqlite3"
         db.setdefault("TEST", {})["NAME"] = str(path)
 
 
@@ -315,7 +315,7 @@ def next_record_fails(monkeypatch):
 class EventStream:
     """An open `/ws/events` response, read one event at a time."""
 
-    def __init__(self, server, url="/api/snippets/", **headers):
+    def __init__(self, server, url, **headers):
         self.response = requests.get(
             f"{server.url}/ws/events",
             params={"url": url},

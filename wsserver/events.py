@@ -6,7 +6,7 @@ of one cohort share a render (wsserver/renders.py keeps it for those catching
 up).
 
 App-agnostic: a change is `{"event", "url", ...}` in the history; a subscription
-to `/api/snippets/` hears `/api/snippets/12/`, and one to `/api/snippets/12/`
+to `/api/notes/` hears `/api/notes/12/`, and one to `/api/notes/12/`
 hears only that resource. live/static/live/client.js matches event URLs by the same
 rule (`hears`). A subscription starts at a position: every change after it is
 delivered, replayed from the history where the reader has already passed it, or

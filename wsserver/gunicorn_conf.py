@@ -37,6 +37,14 @@ def bind_address(host: str | None, port: str) -> str:
 bind = bind_address(os.environ.get("HOST"), os.environ.get("PORT", "5000"))
 workers = int(os.environ.get("WEB_CONCURRENCY", 2))
 worker_class = "wsserver.worker.WebWorker"
+# `make run` (RELOAD=true): workers restart when code or a template changes,
+# as `runserver` does; never in production, where a deploy restarts them.
+reload = os.environ.get("RELOAD", "").lower() in {"1", "true", "yes", "on"}
+# Templates too: gunicorn watches only the Python modules it loaded.
+TEMPLATES = ["*/templates/**/*.html", "*/*/templates/**/*.html", "static/*.html"]
+reload_extra_files = [
+    str(path) for pattern in TEMPLATES if reload for path in Path.cwd().glob(pattern)
+]
 # Longer than the WebSocket drain (WS_DRAIN_SECONDS), so workers close cleanly.
 graceful_timeout = 30
 # gunicorn 25+ opens a control socket at one path per user: two instances on one

@@ -7,7 +7,7 @@ Bounded in bytes (`WS_RENDER_CACHE_BYTES`), the oldest dropped first: a render
 dropped is made again when asked for, never lost. A render is kept only while it
 shows its resource as it is now: when a later change to the same URL is read,
 the renders of earlier ones are dropped, so a replay re-reads what the reader
-may see now (a snippet made private since shows as `deleted`, never its code).
+may see now (a resource made private since shows as `deleted`, never its content).
 """
 
 from __future__ import annotations

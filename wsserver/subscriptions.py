@@ -1,8 +1,8 @@
 """
 Subscriptions: who listens under which path, from which position, as whom.
 
-A subscription to `/api/snippets/` hears `/api/snippets/12/`; one to
-`/api/snippets/12/` hears only that resource (live/static/live/client.js: `hears`).
+A subscription to `/api/notes/` hears `/api/notes/12/`; one to
+`/api/notes/12/` hears only that resource (live/static/live/client.js: `hears`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ class Subscriber(Protocol):
 
 def subscription_path(url: str) -> str:
     """The path a subscription listens under, in one normal form: decoded (as
-    Django routes it: `/api/snippets/%31/` is snippet 1) and ending in `/`."""
+    Django routes it: `/api/notes/%31/` is note 1) and ending in `/`."""
     path = unquote(urlsplit(url).path)
     return path if path.endswith("/") else path + "/"
 

@@ -97,7 +97,7 @@ def app_json_environment(**platform):
     return {
         **env,
         "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "my-snippets.herokuapp.com",
+        "ALLOWED_HOSTS": "my-app.herokuapp.com",
         **platform,
     }
 

@@ -63,14 +63,14 @@ class App:
 
 
 def as_(identity, expires=None):
-    request = Message("/api/snippets/", "SUBSCRIBE", token=identity)
+    request = Message("/api/notes/", "SUBSCRIBE", token=identity)
     return Credentials(identity, request, Peer("127.0.0.1", "localhost"), expires)
 
 
 def change(number, url, name="updated", **record):
     """The `number`th change, to `url` (a snippet unless `model` says otherwise),
     as the history reader hands it over."""
-    record = {"model": "snippets.snippet", **record}
+    record = {"model": "notes.note", **record}
     text = json.dumps({"event": name, "url": url, **record})
     return _entry((f"{number}-0".encode(), {b"event": text}), "e")
 
@@ -98,7 +98,7 @@ def test_what_is_not_a_change_is_skipped(text):
 
 def test_every_change_carries_its_position():
     """The position is the history's epoch and the entry's id."""
-    assert change(7, "/api/snippets/1/").position == "e:7-0"
+    assert change(7, "/api/notes/1/").position == "e:7-0"
     assert Position.parse("e:7-0") == Position("e", (7, 0))
     assert [Position.parse(text) for text in ["", "e", "e:x", ":1-0", "e:1"]] == [
         None
@@ -136,14 +136,14 @@ def test_subscriptions_hear_their_resource_and_what_is_below_it():
     """A list hears its items; an item hears only itself; paths match decoded."""
     fanout, [listing, one, encoded, other] = fanout_with(
         App(),
-        ("/api/snippets/", "anonymous"),
-        ("/api/snippets/1", "anonymous"),
-        ("/api/snippets/%31/", "anonymous"),
+        ("/api/notes/", "anonymous"),
+        ("/api/notes/1", "anonymous"),
+        ("/api/notes/%31/", "anonymous"),
         ("/api/users/", "anonymous"),
     )
-    deliver(fanout, change(1, "/api/snippets/1/"), change(2, "/api/snippets/12/"))
-    assert listing.urls == ["/api/snippets/1/", "/api/snippets/12/"]
-    assert one.urls == encoded.urls == ["/api/snippets/1/"]
+    deliver(fanout, change(1, "/api/notes/1/"), change(2, "/api/notes/12/"))
+    assert listing.urls == ["/api/notes/1/", "/api/notes/12/"]
+    assert one.urls == encoded.urls == ["/api/notes/1/"]
     assert other.frames == []
 
 
@@ -152,13 +152,13 @@ def test_a_change_is_rendered_once_per_identity_and_heard_once():
     to a list and an item in it hears a change once; a repeat is dropped."""
     app = App()
     fanout, recorders = fanout_with(
-        app, *[("/api/snippets/", "anonymous")] * 50, ("/api/snippets/", "user:1")
+        app, *[("/api/notes/", "anonymous")] * 50, ("/api/notes/", "user:1")
     )
-    add(fanout, recorders[0], "/api/snippets/1/", as_("anonymous"))
-    deliver(fanout, change(1, "/api/snippets/1/"), change(1, "/api/snippets/1/"))
+    add(fanout, recorders[0], "/api/notes/1/", as_("anonymous"))
+    deliver(fanout, change(1, "/api/notes/1/"), change(1, "/api/notes/1/"))
     assert sorted(app.renders) == [
-        ("/api/snippets/1/", "anonymous"),
-        ("/api/snippets/1/", "user:1"),
+        ("/api/notes/1/", "anonymous"),
+        ("/api/notes/1/", "user:1"),
     ]
     assert all(len(recorder.frames) == 1 for recorder in recorders)
     assert recorders[0].frames[0]["data"] == {"as": "anonymous"}
@@ -179,12 +179,12 @@ def test_a_change_is_rendered_once_per_identity_and_heard_once():
     ],
 )
 def test_each_identity_hears_how_its_view_changed(name, before, now, heard):
-    url = "/api/snippets/1/"
+    url = "/api/notes/1/"
     app = App(
         visible={"anonymous": {url} if now else set()},
         before={"anonymous": {url} if before else set()},
     )
-    fanout, [recorder] = fanout_with(app, ("/api/snippets/", "anonymous"))
+    fanout, [recorder] = fanout_with(app, ("/api/notes/", "anonymous"))
     data = {"id": 1, "url": url}
     deliver(fanout, change(1, url, name, data=data))
     assert recorder.events == ([(heard, url)] if heard else [])
@@ -197,44 +197,44 @@ def test_credentials_that_no_longer_hold_end_the_subscriptions_of_that_identity(
     app's reason; others hear the change."""
     app = App(status=401)
     fanout, [ended, also_ended] = fanout_with(
-        app, ("/api/snippets/", "user:1"), ("/api/snippets/1/", "user:1")
+        app, ("/api/notes/", "user:1"), ("/api/notes/1/", "user:1")
     )
-    deliver(fanout, change(1, "/api/snippets/1/"))
+    deliver(fanout, change(1, "/api/notes/1/"))
     assert ended.frames == [
         {
             "event": "unsubscribed",
-            "url": "/api/snippets/",
+            "url": "/api/notes/",
             "status": 401,
             "data": {"detail": "Credentials no longer valid."},
         }
     ]
-    assert also_ended.events == [("unsubscribed", "/api/snippets/1/")]
+    assert also_ended.events == [("unsubscribed", "/api/notes/1/")]
     assert fanout.paths == {} and fanout.subscriptions == {}
 
 
 def test_a_change_the_app_cannot_show_asks_its_subscribers_to_refetch():
-    fanout, [recorder] = fanout_with(App(status=500), ("/api/snippets/", "anonymous"))
-    deliver(fanout, change(1, "/api/snippets/1/"))
-    assert recorder.frames == [{"event": "resync", "url": "/api/snippets/"}]
+    fanout, [recorder] = fanout_with(App(status=500), ("/api/notes/", "anonymous"))
+    deliver(fanout, change(1, "/api/notes/1/"))
+    assert recorder.frames == [{"event": "resync", "url": "/api/notes/"}]
 
 
 def test_a_revocation_ends_that_identitys_subscriptions_only():
     fanout, [revoked, other] = fanout_with(
-        App(), ("/api/snippets/", "user:1"), ("/api/snippets/", "user:2")
+        App(), ("/api/notes/", "user:1"), ("/api/notes/", "user:2")
     )
     revocation = _entry(
         (b"2-0", {b"event": b'{"event":"revoked","identity":"user:1"}'}), "e"
     )
-    deliver(fanout, revocation, change(3, "/api/snippets/1/"))
+    deliver(fanout, revocation, change(3, "/api/notes/1/"))
     assert revoked.frames == [
         {
             "event": "unsubscribed",
-            "url": "/api/snippets/",
+            "url": "/api/notes/",
             "status": 401,
             "data": {"detail": REVOKED_DETAIL},
         }
     ]
-    assert other.events == [("updated", "/api/snippets/1/")]
+    assert other.events == [("updated", "/api/notes/1/")]
 
 
 class History:
@@ -270,23 +270,23 @@ def reading(render, history, cursor=(0, 0), **options):
 def test_catching_up_sends_missed_changes_then_waiting_ones_in_order():
     """What the reader passed before a subscription began comes first, then what
     arrived while that was read, each once, in order."""
-    missed = [change(n, f"/api/snippets/{n}/") for n in (1, 2, 3)]
+    missed = [change(n, f"/api/notes/{n}/") for n in (1, 2, 3)]
     app = App()
     fanout = reading(app.render, History(missed), cursor=(3, 0))
     recorder = Recorder()
 
     async def main():
         subscription = await fanout.subscribe(
-            recorder, "/api/snippets/", as_("anonymous"), after=Position("e", (1, 0))
+            recorder, "/api/notes/", as_("anonymous"), after=Position("e", (1, 0))
         )
-        await fanout.deliver(change(3, "/api/snippets/3/"))  # read again meanwhile
-        await fanout.deliver(change(4, "/api/snippets/4/"))
+        await fanout.deliver(change(3, "/api/notes/3/"))  # read again meanwhile
+        await fanout.deliver(change(4, "/api/notes/4/"))
         assert recorder.frames == []
         await fanout.catch_up(subscription)
-        await fanout.deliver(change(5, "/api/snippets/5/"))
+        await fanout.deliver(change(5, "/api/notes/5/"))
 
     asyncio.run(main())
-    assert recorder.urls == [f"/api/snippets/{n}/" for n in (2, 3, 4, 5)]
+    assert recorder.urls == [f"/api/notes/{n}/" for n in (2, 3, 4, 5)]
 
 
 def test_a_subscription_ends_when_its_token_expires_unless_renewed():
@@ -306,35 +306,35 @@ def test_a_subscription_ends_when_its_token_expires_unless_renewed():
         now = time.time()
         for recorder, lifetime in [(expiring, 0.05), (renewed, 0.05), (renewed, 3600)]:
             subscription = await fanout.subscribe(
-                recorder, "/api/snippets/", as_("user:1", now + lifetime), after=start
+                recorder, "/api/notes/", as_("user:1", now + lifetime), after=start
             )
             await fanout.catch_up(subscription)
         ended = loop.create_future()
         expiring.send_text = lambda text: ended.set_result(json.loads(text))
         assert (await ended)["data"] == {"detail": EXPIRED}
-        await fanout.deliver(change(1, "/api/snippets/1/"))
+        await fanout.deliver(change(1, "/api/notes/1/"))
 
     asyncio.run(main())
-    assert renewed.events == [("updated", "/api/snippets/1/")]
+    assert renewed.events == [("updated", "/api/notes/1/")]
     assert expiring not in fanout.paths
 
 
 def test_a_change_that_could_not_be_recorded_resyncs_every_subscription():
     """A `resync` in the history tells each subscription to fetch again."""
     fanout, [listing, one] = fanout_with(
-        App(), ("/api/snippets/", "anonymous"), ("/api/snippets/1/", "anonymous")
+        App(), ("/api/notes/", "anonymous"), ("/api/notes/1/", "anonymous")
     )
     resync = _entry((b"9-0", {b"event": b'{"event": "resync"}'}), "e")
     assert isinstance(resync, Entry)
     deliver(fanout, resync)
-    assert listing.frames == [{"event": "resync", "url": "/api/snippets/"}]
-    assert one.frames == [{"event": "resync", "url": "/api/snippets/1/"}]
+    assert listing.frames == [{"event": "resync", "url": "/api/notes/"}]
+    assert one.frames == [{"event": "resync", "url": "/api/notes/1/"}]
 
 
 def test_subscribers_catching_up_together_share_each_render():
     """After a deploy every socket resumes at once: each missed change is read
     once per identity, not once per socket."""
-    missed = [change(n, f"/api/snippets/{n}/") for n in (1, 2, 3)]
+    missed = [change(n, f"/api/notes/{n}/") for n in (1, 2, 3)]
     app = App()
     fanout = reading(app.render, History(missed), cursor=(3, 0))
     recorders = [Recorder() for _ in range(20)]
@@ -342,7 +342,7 @@ def test_subscribers_catching_up_together_share_each_render():
     async def main():
         subscriptions = [
             await fanout.subscribe(
-                recorder, "/api/snippets/", as_("anonymous"), after=Position("e", START)
+                recorder, "/api/notes/", as_("anonymous"), after=Position("e", START)
             )
             for recorder in recorders
         ]
@@ -355,7 +355,7 @@ def test_subscribers_catching_up_together_share_each_render():
 
 def in_cohort(identity, cohort, expires=None):
     """Credentials of `identity` in the snippets' `cohort`."""
-    return replace(as_(identity, expires), cohort=f"snippets.snippet:{cohort}")
+    return replace(as_(identity, expires), cohort=f"notes.note:{cohort}")
 
 
 def test_a_cohort_shares_one_render_but_the_identities_a_change_concerns_do_not():
@@ -365,13 +365,13 @@ def test_a_cohort_shares_one_render_but_the_identities_a_change_concerns_do_not(
     fanout = EventFanout(history=History(), render=app.render, grace_seconds=0)
     crowd = [Recorder() for _ in range(50)]
     for number, recorder in enumerate(crowd):
-        add(fanout, recorder, "/api/snippets/", in_cohort(f"user:{number}", "all"))
+        add(fanout, recorder, "/api/notes/", in_cohort(f"user:{number}", "all"))
     loner = Recorder()
-    add(fanout, loner, "/api/snippets/", as_("user:99"))
-    deliver(fanout, change(1, "/api/snippets/1/", concerned=["user:7"]))
+    add(fanout, loner, "/api/notes/", as_("user:99"))
+    deliver(fanout, change(1, "/api/notes/1/", concerned=["user:7"]))
     assert len(app.renders) == 3
-    assert ("/api/snippets/1/", "user:7") in app.renders
-    assert ("/api/snippets/1/", "user:99") in app.renders
+    assert ("/api/notes/1/", "user:7") in app.renders
+    assert ("/api/notes/1/", "user:99") in app.renders
     assert crowd[7].frames[0]["data"] == {"as": "user:7"}
     assert loner.frames[0]["data"] == {"as": "user:99"}
     shared = {json.dumps(r.frames) for n, r in enumerate(crowd) if n != 7}
@@ -395,11 +395,11 @@ def test_ended_credentials_end_only_their_identity_in_a_cohort():
     fanout = EventFanout(history=History(), render=app.render, grace_seconds=0)
     ended, kept = Recorder(), Recorder()
     later = time.time() + 3600  # renders try the longest-lived credentials first
-    add(fanout, ended, "/api/snippets/", in_cohort("user:1", "all", later))
-    add(fanout, kept, "/api/snippets/", in_cohort("user:2", "all", later - 1))
-    deliver(fanout, change(1, "/api/snippets/1/"))
-    assert ended.events == [("unsubscribed", "/api/snippets/")]
-    assert kept.events == [("updated", "/api/snippets/1/")]
+    add(fanout, ended, "/api/notes/", in_cohort("user:1", "all", later))
+    add(fanout, kept, "/api/notes/", in_cohort("user:2", "all", later - 1))
+    deliver(fanout, change(1, "/api/notes/1/"))
+    assert ended.events == [("unsubscribed", "/api/notes/")]
+    assert kept.events == [("updated", "/api/notes/1/")]
 
 
 def record(number, event, **fields):
@@ -416,20 +416,20 @@ def test_a_render_that_names_another_cohort_is_not_shared_nor_kept():
     app = App(
         visible={"user:1": set()},  # its GET refuses the (private) snippet
         before={"user:1": set(), "user:2": set()},
-        cohorts={"user:2": "snippets.snippet:staff"},
+        cohorts={"user:2": "notes.note:staff"},
     )
     fanout = EventFanout(history=History(), render=app.render, grace_seconds=0)
     plain, promoted = Recorder(), Recorder()
-    add(fanout, plain, "/api/snippets/", in_cohort("user:1", "everyone", later - 1))
-    add(fanout, promoted, "/api/snippets/", in_cohort("user:2", "everyone", later))
-    deliver(fanout, change(1, "/api/snippets/1/", "created"))
+    add(fanout, plain, "/api/notes/", in_cohort("user:1", "everyone", later - 1))
+    add(fanout, promoted, "/api/notes/", in_cohort("user:2", "everyone", later))
+    deliver(fanout, change(1, "/api/notes/1/", "created"))
     assert plain.frames == []
-    assert promoted.events == [("created", "/api/snippets/1/")]
+    assert promoted.events == [("created", "/api/notes/1/")]
     # The cohort's render (by user:2, the longest-lived), then one per identity.
     assert sorted(app.renders) == [
-        ("/api/snippets/1/", "user:1"),
-        ("/api/snippets/1/", "user:2"),
-        ("/api/snippets/1/", "user:2"),
+        ("/api/notes/1/", "user:1"),
+        ("/api/notes/1/", "user:2"),
+        ("/api/notes/1/", "user:2"),
     ]
     assert all(view.startswith("user:") for _, view in fanout.renders._kept)
 
@@ -443,25 +443,25 @@ def test_a_rights_change_not_yet_read_is_heard_before_a_render_is_shared():
     app = App(visible={"user:1": set()}, before={"user:1": set(), "user:2": set()})
     fanout = reading(app.render, History([demoting]), cursor=(1, 0))
     demoted, staff = Recorder(), Recorder()
-    add(fanout, demoted, "/api/snippets/", in_cohort("user:1", "staff", later - 1))
-    add(fanout, staff, "/api/snippets/", in_cohort("user:2", "staff", later))
-    deliver(fanout, change(1, "/api/snippets/1/", "created"))
+    add(fanout, demoted, "/api/notes/", in_cohort("user:1", "staff", later - 1))
+    add(fanout, staff, "/api/notes/", in_cohort("user:2", "staff", later))
+    deliver(fanout, change(1, "/api/notes/1/", "created"))
     assert demoted.frames == []
-    assert staff.events == [("created", "/api/snippets/1/")]
+    assert staff.events == [("created", "/api/notes/1/")]
 
 
 def test_a_committed_rights_change_asks_that_identity_to_refetch():
     """`rights-changed` tells each subscription of that identity to refetch;
     others hear nothing."""
     fanout, [changed, other] = fanout_with(
-        App(), ("/api/snippets/", "user:1"), ("/api/snippets/", "user:2")
+        App(), ("/api/notes/", "user:1"), ("/api/notes/", "user:2")
     )
     deliver(
         fanout,
         record(1, "rights-changing", identity="user:1"),
         record(2, "rights-changed", identity="user:1"),
     )
-    assert changed.frames == [{"event": "resync", "url": "/api/snippets/"}]
+    assert changed.frames == [{"event": "resync", "url": "/api/notes/"}]
     assert other.frames == []
 
 
@@ -475,7 +475,7 @@ def test_a_subscription_made_before_a_rights_change_renders_alone():
         recorder = Recorder()
         before = in_cohort("user:1", "everyone")
         subscription = await fanout.subscribe(
-            recorder, "/api/snippets/", before, after=Position("e", (3, 0))
+            recorder, "/api/notes/", before, after=Position("e", (3, 0))
         )
         return subscription.credentials.cohort
 
@@ -489,8 +489,8 @@ def test_a_cohort_applies_to_the_model_that_named_it():
     fanout = EventFanout(history=History(), render=app.render, grace_seconds=0)
     for number in range(3):
         credentials = in_cohort(f"user:{number}", "everyone")
-        add(fanout, Recorder(), "/api/snippets/", credentials)
-    deliver(fanout, change(1, "/api/snippets/1/comments/2/", model="notes.comment"))
+        add(fanout, Recorder(), "/api/notes/", credentials)
+    deliver(fanout, change(1, "/api/notes/1/comments/2/", model="notes.comment"))
     assert len(app.renders) == 3
 
 
@@ -521,8 +521,8 @@ def test_kept_renders_are_bounded_in_bytes_oldest_dropped_first():
         grace_seconds=0,
         render_cache_bytes=50_000,
     )
-    add(fanout, Recorder(), "/api/snippets/", as_("anonymous"))
-    deliver(fanout, *[change(n, f"/api/snippets/{n}/") for n in range(1, 101)])
+    add(fanout, Recorder(), "/api/notes/", as_("anonymous"))
+    deliver(fanout, *[change(n, f"/api/notes/{n}/") for n in range(1, 101)])
     assert 0 < fanout.renders.bytes <= 50_000
     assert len(fanout.renders) == 4
     assert list(fanout.renders._kept) == [
@@ -534,13 +534,13 @@ def test_a_replay_renders_again_a_change_its_resource_has_changed_since():
     """A render is kept only while its resource has not changed since: a
     subscriber resuming after a snippet was made private is shown it as it is
     now, not as it was (when its code was public)."""
-    url = "/api/snippets/1/"
+    url = "/api/notes/1/"
     made_public = change(1, url, "created")
     made_private = change(2, url, "updated")
     app = App(before={"anonymous": set()})
     fanout = reading(app.render, History([made_public, made_private]), cursor=(2, 0))
     live, resuming = Recorder(), Recorder()
-    add(fanout, live, "/api/snippets/", as_("anonymous"))
+    add(fanout, live, "/api/notes/", as_("anonymous"))
 
     async def main():
         await fanout.deliver(made_public)  # rendered while public: kept
@@ -548,7 +548,7 @@ def test_a_replay_renders_again_a_change_its_resource_has_changed_since():
         app.before = {}
         await fanout.deliver(made_private)
         subscription = await fanout.subscribe(
-            resuming, "/api/snippets/", as_("anonymous"), after=Position("e", START)
+            resuming, "/api/notes/", as_("anonymous"), after=Position("e", START)
         )
         await fanout.catch_up(subscription)
 
@@ -562,14 +562,14 @@ def test_a_replay_renders_again_a_change_its_resource_has_changed_since():
 def test_a_resume_further_behind_than_allowed_is_refused():
     """More missed changes than `most`: no subscription (the caller sends a
     snapshot), and nothing is rendered."""
-    missed = [change(n, f"/api/snippets/{n}/") for n in (1, 2, 3)]
+    missed = [change(n, f"/api/notes/{n}/") for n in (1, 2, 3)]
     app = App()
     fanout = reading(app.render, History(missed), cursor=(3, 0))
 
     async def subscribe(most):
         return await fanout.subscribe(
             Recorder(),
-            "/api/snippets/",
+            "/api/notes/",
             as_("anonymous"),
             after=Position("e", START),
             most=most,
@@ -584,7 +584,7 @@ def test_replays_take_turns_and_are_marked_as_the_subscriber_s_requests():
     """However many subscribers catch up at once, no more than `replays_at_once`
     replays are rendered at a time, each marked a replay (throttled as the
     subscriber's own request); live renders are not."""
-    missed = [change(n, f"/api/snippets/{n}/") for n in range(1, 6)]
+    missed = [change(n, f"/api/notes/{n}/") for n in range(1, 6)]
     running, most_at_once, marks = 0, 0, []
 
     async def render(entry, credentials, *, replay=False):
@@ -602,14 +602,14 @@ def test_replays_take_turns_and_are_marked_as_the_subscriber_s_requests():
         subscriptions = [
             await fanout.subscribe(
                 Recorder(),
-                "/api/snippets/",
+                "/api/notes/",
                 as_(f"user:{n}"),
                 after=Position("e", START),
             )
             for n in range(10)
         ]
         await asyncio.gather(*map(fanout.catch_up, subscriptions))
-        await fanout.deliver(change(6, "/api/snippets/6/"))
+        await fanout.deliver(change(6, "/api/notes/6/"))
 
     asyncio.run(main())
     assert most_at_once == 2
@@ -619,7 +619,7 @@ def test_replays_take_turns_and_are_marked_as_the_subscriber_s_requests():
 def test_a_replay_that_cannot_be_shown_asks_for_a_refetch_once():
     """Over its throttle (429), a resuming subscriber is asked to refetch, once,
     and hears the changes after it live."""
-    missed = [change(n, f"/api/snippets/{n}/") for n in (1, 2, 3)]
+    missed = [change(n, f"/api/notes/{n}/") for n in (1, 2, 3)]
 
     async def render(entry, credentials, *, replay=False):
         return {"status": 429 if replay else 200, "headers": {}, "data": {}}
@@ -629,13 +629,13 @@ def test_a_replay_that_cannot_be_shown_asks_for_a_refetch_once():
 
     async def main():
         subscription = await fanout.subscribe(
-            recorder, "/api/snippets/", as_("anonymous"), after=Position("e", START)
+            recorder, "/api/notes/", as_("anonymous"), after=Position("e", START)
         )
         await fanout.catch_up(subscription)
-        await fanout.deliver(change(4, "/api/snippets/4/"))
+        await fanout.deliver(change(4, "/api/notes/4/"))
 
     asyncio.run(main())
     assert recorder.events == [
-        ("resync", "/api/snippets/"),
-        ("updated", "/api/snippets/4/"),
+        ("resync", "/api/notes/"),
+        ("updated", "/api/notes/4/"),
     ]

@@ -574,7 +574,7 @@ class TestAccessLog(HandlerTestCase):
     async def test_the_handshake_line_names_the_client_as_num_proxies_judges_it(self):
         """Behind the platform's router: the client's address, not the proxy's;
         the path without its query string. (The requests on the socket are
-        Django's to log: tests/snippets/test_request_log.py.)"""
+        Django's to log: tests/live/test_request_log.py.)"""
         with self.assertLogs("live.requests", level="INFO") as logged:
             await self.connect(
                 path="/ws/api?secret=1", **{"X-Forwarded-For": "203.0.113.7"}

@@ -127,7 +127,7 @@ def test_a_proxy_that_loops_the_redirect_is_logged_once_with_the_fix(production)
     to itself; the log says so once, naming NUM_PROXIES."""
     for _ in range(3):
         response = requests.get(
-            f"{production.url}/api/snippets/",
+            f"{production.url}/api/notes/",
             headers={"X-Forwarded-Proto": "https", "Host": "127.0.0.1"},
             allow_redirects=False,
         )
@@ -137,7 +137,7 @@ def test_a_proxy_that_loops_the_redirect_is_logged_once_with_the_fix(production)
 
 def test_a_missing_setting_is_one_line_not_a_traceback():
     """`bin/web` starts with `manage.py`: a missing setting is one line."""
-    env = deploy_env()
+    env = deploy_env(ALLOWED_HOSTS="app.example.com")
     del env["SECRET_KEY"]
     result = subprocess.run(
         [sys.executable, "manage.py", "check"],
@@ -151,6 +151,7 @@ def test_a_missing_setting_is_one_line_not_a_traceback():
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0
     assert "SECRET_KEY is required" in result.stderr
+    assert "For local use on this machine, set DEBUG=true" in result.stderr
 
 
 @pytest.mark.django_db(transaction=True)

@@ -19,7 +19,7 @@ def bad(text):
 
 def test_seed_format_parses_with_defaults():
     """The seed's frames (no id, lowercase method, token) are understood."""
-    message = parse_message(frame(method="post", url="/api/snippets/", token="abc"))
+    message = parse_message(frame(method="post", url="/api/notes/", token="abc"))
     assert (message.id, message.method, message.token) == (None, "POST", "abc")
 
 
@@ -37,12 +37,12 @@ def test_method_defaults_to_get():
         ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
         (frame(id=1), "'url' is required"),
         (frame(id=1, url=7), "'url' is required"),
-        (frame(id=1, url="api/snippets/"), "starting with '/'"),
+        (frame(id=1, url="api/notes/"), "starting with '/'"),
         (frame(id=1, url="http://evil.example/api/"), "starting with '/'"),
         (frame(id=1, url="//evil.example/api/"), "no scheme or host"),
         (frame(id=1, url="/api/\r\nX-Injected: 1"), "control characters"),
         (frame(id=1, url="/api/\x00"), "control characters"),
-        (frame(id=1, url="/api/ snippets/"), "spaces"),
+        (frame(id=1, url="/api/ notes/"), "spaces"),
         (frame(id=1, url="/api/", method="BREW"), "'method' must be one of"),
         (frame(id=1, url="/api/", method=5), "'method' must be one of"),
         (frame(id=1, url="/api/", token=5), "'token' must be a string"),
@@ -61,7 +61,7 @@ def test_method_defaults_to_get():
         # Header values are Latin-1 bytes on HTTP; anything else cannot be sent.
         (frame(id=1, url="/api/", token="€"), "'token' must be"),
         (frame(id=1, url="/api/", headers={"Authorization": "Bearer €"}), "Latin-1"),
-        (frame(id=1, url="/api/snippets/?page=€"), "must be ASCII"),
+        (frame(id=1, url="/api/notes/?page=€"), "must be ASCII"),
         ('{"id": 1, "url": "/api/\\ud800"}', "control characters"),
         # Nothing that would forge a log line: C1 controls, line separators.
         (frame(id=1, url="/api/\x85x"), "control characters"),

@@ -11,7 +11,7 @@ from tests.conftest import PROJECT_DIR
 PRODUCTION = {
     "DEBUG": "0",
     "SECRET_KEY": "a-production-secret",
-    "ALLOWED_HOSTS": "snippets.example.com",
+    "ALLOWED_HOSTS": "app.example.com",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "DATABASE_URL": "postgres://app@db.example.com:5432/app",
 }

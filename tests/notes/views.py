@@ -12,10 +12,19 @@ class NoteSerializer(serializers.ModelSerializer):
         fields = ["id", "owner", "text", "shared"]
 
 
+class IsOwnerOrReadOnly(permissions.BasePermission):
+    """Anyone reads what they may see; only its owner changes or deletes a note."""
+
+    def has_object_permission(self, request, view, obj):
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        return obj.owner_id == request.user.id
+
+
 class NoteViewSet(LiveViewSetMixin, viewsets.ModelViewSet):
     queryset = Note.objects.select_related("owner")
     serializer_class = NoteSerializer
-    permission_classes = [permissions.IsAuthenticatedOrReadOnly]
+    permission_classes = [permissions.IsAuthenticatedOrReadOnly, IsOwnerOrReadOnly]
 
     def readable(self):
         return Note.readable_by(self.request.user)

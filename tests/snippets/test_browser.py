@@ -7,11 +7,11 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser_fixtures import create, snippet_item
 from tests.conftest import (
     PASSWORD,
     port_to_reuse,
 )
+from tests.snippets.demo_page import create, snippet_item
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -29,7 +29,7 @@ def test_stream_starts_with_the_snapshot_then_sends_changes_with_ids(server):
     its id the position the socket protocol gives it too."""
     Snippet.objects.create(title="before", code="1")
     expected = requests.get(f"{server.url}/api/snippets/").json()
-    stream = EventStream(server)
+    stream = EventStream(server, "/api/snippets/")
     try:
         assert stream.response.headers["Content-Type"] == "text/event-stream"
         snapshot = stream.next_event()
@@ -46,12 +46,12 @@ def test_stream_starts_with_the_snapshot_then_sends_changes_with_ids(server):
 
 def test_last_event_id_resumes_without_a_snapshot(server):
     """Reconnecting with `Last-Event-ID` sends what was missed, and no snapshot."""
-    stream = EventStream(server)
+    stream = EventStream(server, "/api/snippets/")
     last_id = stream.next_event()["id"]
     stream.close()
     first = Snippet.objects.create(title="missed 1", code="1")
     second = Snippet.objects.create(title="missed 2", code="1")
-    stream = EventStream(server, **{"Last-Event-ID": last_id})
+    stream = EventStream(server, "/api/snippets/", **{"Last-Event-ID": last_id})
     try:
         events = [stream.next_event() for _ in range(2)]
     finally:
@@ -83,7 +83,7 @@ def test_stream_is_told_to_resync_when_a_change_could_not_be_recorded(
 ):
     """A change lost at commit (Redis failed) is followed by `resync` on the
     stream too, then the next change."""
-    stream = EventStream(server)
+    stream = EventStream(server, "/api/snippets/")
     try:
         stream.next_event()  # the snapshot
         Snippet.objects.create(title="lost", code="1")

@@ -14,8 +14,8 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser_fixtures import create, snippet_item
 from tests.conftest import PROJECT_DIR, free_port, wait_until
+from tests.snippets.demo_page import create, snippet_item
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

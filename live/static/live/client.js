@@ -16,7 +16,7 @@ const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 15000;
 const EVENT_STREAM_PATH = "/ws/events";
 // Set for this browser session when no socket ever opened: straight to streams.
-const SESSION_TRANSPORT_KEY = "snippets.transport";
+const SESSION_TRANSPORT_KEY = "live.transport";
 const STREAMS = "Server-Sent Events";
 
 /** The WebSocket URL for `configured` (empty: the API's origin + /ws/api). */
@@ -43,7 +43,7 @@ function lowerCaseHeaders(headers) {
 /**
  * The path a subscription listens under, as the server has it
  * (wsserver/subscriptions.py): percent-decoded (Django routes
- * `/api/snippets/%31/` as snippet 1) and always ending in `/`.
+ * `/api/notes/%31/` as note 1) and always ending in `/`.
  */
 function subscriptionPath(url) {
   const path = decodePercents(url.split("?")[0]);
