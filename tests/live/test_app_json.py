@@ -141,6 +141,8 @@ def test_make_run_listens_on_this_machine_only_unless_told():
         dry = subprocess.run(
             command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60
         )
-        assert f"{shown} RELOAD=true python -m live.localredis run -- honcho" in dry.stdout
+        assert (
+            f"{shown} RELOAD=true python -m live.localredis run -- honcho" in dry.stdout
+        )
     assert bind_address("127.0.0.1", "5000") == "127.0.0.1:5000"
     assert bind_address("::1", "5000") == "[::1]:5000"
