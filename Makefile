@@ -12,7 +12,7 @@ PYTEST_WORKERS ?= 2
 # otherwise (`make run HOST=0.0.0.0`, with the settings a deploy needs).
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint clean install install-dev chromium node static valgrind
+.PHONY: run test test-fast lint clean install install-dev chromium node static
 
 # The web process applies migrations itself as it starts (bin/web).
 run: install static
@@ -21,6 +21,12 @@ run: install static
 test: install-dev chromium node static tests/asyncapi/node_modules/.installed
 	python -m live.localredis run --name test-redis -- \
 		pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# The edit-test loop: everything but the slow document and layout checks
+# (Schemathesis, the official AsyncAPI parser, the demo removal's own suite).
+test-fast: install-dev chromium static
+	python -m live.localredis run --name test-redis -- \
+		pytest -n $(PYTEST_WORKERS) -m "not slow" $(PYTEST_ARGS)
 
 lint: install-dev
 	ruff check .

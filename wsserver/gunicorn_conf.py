@@ -34,7 +34,13 @@ def bind_address(host: str | None, port: str) -> str:
     return f"[::]:{port}" if dual_stack_available() else f"0.0.0.0:{port}"
 
 
-bind = bind_address(os.environ.get("HOST"), os.environ.get("PORT", "5000"))
+# Without a SECRET_KEY the process serves the development key (or refuses to
+# start): this machine only, unless HOST says otherwise, however it was started
+# (`make run`, or `honcho start` by hand).
+DEFAULT_HOST = None if os.environ.get("SECRET_KEY") else "127.0.0.1"
+bind = bind_address(
+    os.environ.get("HOST") or DEFAULT_HOST, os.environ.get("PORT", "5000")
+)
 workers = int(os.environ.get("WEB_CONCURRENCY", 2))
 worker_class = "wsserver.worker.WebWorker"
 # `make run` (RELOAD=true): workers restart when code or a template changes,

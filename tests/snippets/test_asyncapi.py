@@ -36,6 +36,7 @@ def official_parser(document: bytes) -> dict:
     return json.loads(parsed.stdout)
 
 
+@pytest.mark.slow
 def test_the_official_asyncapi_parser_reads_the_document_as_served():
     """`@asyncapi/parser` (what `asyncapi validate` runs) finds no error, and
     every message's payload has a name for code generators to use."""
@@ -43,6 +44,7 @@ def test_the_official_asyncapi_parser_reads_the_document_as_served():
     assert official_parser(served) == {"errors": [], "anonymous": [], "parsed": True}
 
 
+@pytest.mark.slow
 def test_the_official_parser_check_catches_an_invalid_document():
     """A relative `externalDocs.url`, as the document once had, is an error."""
     document = {

@@ -37,6 +37,7 @@ def names_of_the_demo(tree):
 
 
 # A suite of its own runs inside: generous, for a loaded machine.
+@pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_removing_the_demo_as_the_guide_says_leaves_a_working_starter(tmp_path):
     """On a copy of the repository: the guide's "Remove the demo" lines, run as

@@ -65,6 +65,7 @@ def fuzzed_server(server_factory):
     return server_factory(REDIS_KEY_PREFIX=f"test:schemathesis:{uuid.uuid4().hex}")
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("signed_in", [False, True], ids=["anonymous", "signed-in"])
 def test_the_api_answers_as_its_openapi_document_says(
