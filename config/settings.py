@@ -384,6 +384,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "live.schema.error_responses",
         "live.schema.unicode_patterns",
+        "live.schema.input_rules",
     ],
 }
 

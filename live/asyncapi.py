@@ -5,8 +5,9 @@ request is an HTTP operation inside the envelope, so nothing is annotated by
 hand: a change to a serializer changes both documents.
 
 For each OpenAPI operation: a `send` operation (the request envelope, `data`
-from the request body or the query parameters) whose reply is the reply
-envelope (`data` per status from the responses). For each JSON GET: SUBSCRIBE
+from the request body or the query parameters) whose replies are one message
+per status, each with its own `data` from the responses (a generated model is
+then one type per reply), and one for any other status. For each JSON GET: SUBSCRIBE
 and UNSUBSCRIBE, and a `receive` operation with the events it can hear. The
 protocol's own errors and close codes come with the limits in force.
 """
@@ -143,20 +144,23 @@ class Builder:
             f"{wire_method} {path}",
             **{"x-path": path},  # its parameters, for the playground's form
         )
-        reply = self.message(
-            f"{name}_reply",
-            reply_envelope(
+        replies = [
+            self.message(
+                f"{name}_reply_{status}",
+                payload,
+                f"The reply to {wire_method} {path}: {status}",
+            )
+            for status, payload in reply_payloads(
                 wire_method, responses(operation), wire_method == "SUBSCRIBE"
-            ),
-            f"The reply to {wire_method} {path}",
-        )
+            ).items()
+        ]
         error = {"$ref": "#/channels/api/messages/protocol_error"}
         self.operations[name] = {
             "action": "send",
             "channel": CHANNEL,
             "summary": operation.get("summary") or f"{wire_method} {path}",
             "messages": [request],
-            "reply": {"channel": CHANNEL, "messages": [reply, error]},
+            "reply": {"channel": CHANNEL, "messages": [*replies, error]},
         }
 
     def add_options(self, path):
@@ -169,18 +173,23 @@ class Builder:
             **{"x-path": path},
         )
         described = {"type": "object", "description": "The view, as DRF describes it."}
-        reply = self.message(
-            f"{name}_reply",
-            reply_envelope("OPTIONS", {200: described}, False),
-            f"The reply to OPTIONS {path}",
-        )
+        replies = [
+            self.message(
+                f"{name}_reply_{status}",
+                payload,
+                f"The reply to OPTIONS {path}: {status}",
+            )
+            for status, payload in reply_payloads(
+                "OPTIONS", {200: described}, False
+            ).items()
+        ]
         error = {"$ref": "#/channels/api/messages/protocol_error"}
         self.operations[name] = {
             "action": "send",
             "channel": CHANNEL,
             "summary": f"OPTIONS {path}",
             "messages": [request],
-            "reply": {"channel": CHANNEL, "messages": [reply, error]},
+            "reply": {"channel": CHANNEL, "messages": [*replies, error]},
         }
 
     def add_subscription(self, path, operation):
@@ -268,40 +277,45 @@ def request_envelope(path, method, data):
     return {"type": "object", "required": required, "properties": properties}
 
 
-def reply_envelope(method, statuses, subscribe):
+def reply_payloads(method, statuses, subscribe):
+    """A reply's payload per status, each with its own `data` (so that a
+    generated model of a reply is one type, not a union chosen by status), and
+    `other` for a status the operation does not list (a 503, say)."""
     if method == "HEAD":  # headers only
         statuses = dict.fromkeys(statuses)
+    if method == "UNSUBSCRIBE":
+        statuses = {200: DETAIL, 404: DETAIL}
+    payloads = {
+        status: reply_payload(method, {"const": status}, data, subscribe)
+        for status, data in statuses.items()
+    }
+    listed = {"not": {"enum": list(statuses)}, "type": "integer"}
+    untyped = {"description": "The parsed JSON body, or the body as text."}
+    payloads["other"] = reply_payload(method, listed, untyped, False)
+    return payloads
+
+
+def reply_payload(method, status, data, subscribe):
     properties = {
         "id": MESSAGE_ID,
-        "status": {"type": "integer"},
+        "status": status,
         "method": {"const": method},
         "url": STRING,
         "headers": HEADERS,
-        "data": {"description": "The parsed JSON body, or the body as text."},
     }
+    if data is not None:
+        properties["data"] = data
     if subscribe:
         properties["position"] = POSITION
         properties["recovered"] = {"type": "boolean"}
-    if method == "UNSUBSCRIBE":
-        statuses = {200: DETAIL}
-    cases = [
-        {
-            "if": {"properties": {"status": {"const": status}}},
-            "then": (
-                {"properties": {"data": data}}
-                if data is not None
-                else {"not": {"required": ["data"]}}
-            ),
-        }
-        for status, data in statuses.items()
-        if not (subscribe and data is None)
-    ]
-    envelope = {
+    payload = {
         "type": "object",
         "required": ["status", "headers"],  # `id` too, if the request had one
         "properties": properties,
     }
-    return {"allOf": [envelope, *cases]} if cases else envelope
+    if data is None and not subscribe:  # no body, never `data`
+        payload["not"] = {"required": ["data"]}
+    return payload
 
 
 def events_heard(openapi, subscribed):

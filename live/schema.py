@@ -105,6 +105,31 @@ def unicode_patterns(result, generator, request, public):
     return result
 
 
+# A string DRF takes holds no NUL character (`ProhibitNullCharactersValidator`);
+# one that trims whitespace and allows no blank also holds something else.
+NO_NUL = "^[^\\u0000]*$"
+NOT_BLANK = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
+
+
+def input_rules(result, generator, request, public):
+    """Say in each request body what DRF enforces of its strings (a
+    POSTPROCESSING hook, after `unicode_patterns`): no NUL character, and
+    something besides whitespace where blank is refused (`minLength` 1 on a
+    field that trims whitespace: all but a password's)."""
+    for name, schema in result.get("components", {}).get("schemas", {}).items():
+        if not name.endswith("Request"):
+            continue
+        for field in schema.get("properties", {}).values():
+            if field.get("type") != "string" or "enum" in field or "pattern" in field:
+                continue
+            if "format" in field and field["format"] != "password":
+                continue
+            trims = field.get("format") != "password"
+            blank_refused = field.get("minLength", 0) >= 1 and trims
+            field["pattern"] = NOT_BLANK if blank_refused else NO_NUL
+    return result
+
+
 def _response(description, schema):
     return {
         "description": description,

@@ -79,8 +79,17 @@ class UserSerializer(
     snippets = RelativeHyperlinkedRelatedField(
         many=True, view_name="snippet-detail", read_only=True
     )
+    # As MinimumLengthValidator's default (AUTH_PASSWORD_VALIDATORS), said here
+    # so that the OpenAPI document says it too.
     password = JSONCharField(
-        write_only=True, style={"input_type": "password"}, trim_whitespace=False
+        write_only=True,
+        min_length=8,
+        error_messages={
+            "min_length": "This password is too short. It must contain at least "
+            "8 characters."
+        },
+        style={"input_type": "password"},
+        trim_whitespace=False,
     )
 
     class Meta:

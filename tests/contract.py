@@ -48,7 +48,9 @@ def validate_reply(method, url, reply):
     name = message_name(method, url)
     if name is None:
         return False
-    validate(f"{name}_reply", reply)
+    messages = asyncapi_document()["components"]["messages"]
+    by_status = f"{name}_reply_{reply['status']}"
+    validate(by_status if by_status in messages else f"{name}_reply_other", reply)
     return True
 
 

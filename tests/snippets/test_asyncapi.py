@@ -13,10 +13,12 @@ import jsonschema
 import pytest
 from django.test import Client
 
+from snippets.models import Snippet
 from tests.contract import (
     asyncapi_document,
     message_name,
     openapi_document,
+    validate,
     validate_reply,
 )
 
@@ -135,3 +137,23 @@ def test_requests_are_matched_to_their_operations_and_checked():
     reply = {"id": 1, "status": 200, "headers": {}, "data": {"id": "not a number"}}
     with pytest.raises(jsonschema.ValidationError):
         validate_reply("GET", "/api/snippets/5/", reply)
+
+
+@pytest.mark.django_db
+def test_each_reply_status_is_a_message_of_its_own_with_one_data_type():
+    """A model generated from the document types a reply's `data` as one
+    schema (not one chosen by status): a real list reply is the `200` message,
+    whose `data` is the paginated list."""
+    messages = asyncapi_document()["components"]["messages"]
+    schemas = asyncapi_document()["components"]["schemas"]
+    ok = schemas[messages["snippets_list_reply_200"]["title"]]
+    assert ok["properties"]["status"] == {"const": 200}
+    assert ok["properties"]["data"] == {
+        "$ref": "#/components/schemas/PaginatedSnippetList"
+    }
+    assert "allOf" not in ok
+    Snippet.objects.create(title="listed", code="1")
+    page = Client(HTTP_HOST="localhost").get("/api/snippets/").json()
+    reply = {"id": 1, "status": 200, "method": "GET", "headers": {}, "data": page}
+    validate("snippets_list_reply_200", reply)
+    assert {"snippets_list_reply_401", "snippets_list_reply_other"} <= set(messages)
