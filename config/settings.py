@@ -20,7 +20,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from live import localredis
-from wsserver.config import ServerConfig
+from live.limits import ServerConfig
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -308,7 +308,7 @@ CORS_URLS_REGEX = r"^/(api/|healthz$)"  # the API; the admin and pages stay same
 CORS_EXPOSE_HEADERS = ["Retry-After", "Location"]
 
 # The WebSocket server's limits (WS_*) have defaults of their own
-# (wsserver/config.py); any of them may be set from the environment. Each
+# (live/limits.py); any of them may be set from the environment. Each
 # answers with a status and a detail, or closes with a code: docs/settings.md.
 globals().update(ServerConfig.environ_settings(os.environ))
 

@@ -20,7 +20,7 @@ from django.urls import reverse
 from drf_spectacular.generators import SchemaGenerator
 
 from live import tracking
-from wsserver.config import ServerConfig
+from live.limits import ServerConfig
 
 QUERY_METHODS = {"get", "head", "delete"}
 CHANNEL = {"$ref": "#/channels/api"}

@@ -28,10 +28,11 @@ def parse_args(argv=None):
 
 async def main(argv=None):
     args = parse_args(argv)
-    from wsserver.app import make_app, make_server, shutdown
+    from wsserver.app import make_app, make_server, shutdown, start_serving
 
     app = make_app(**({"threads": args.threads} if args.threads else {}))
     server = make_server(app)
+    start_serving(app)
     server.listen(args.port, args.address)
     where = args.address or "every interface"
     log.info("Serving on %s, port %d (WebSocket at /ws/api)", where, args.port)

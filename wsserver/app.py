@@ -14,8 +14,8 @@ from tornado.httpserver import HTTPServer
 from tornado.ioloop import PeriodicCallback
 from tornado.routing import AnyMatches, PathMatches, RuleRouter
 
+from live.limits import ServerConfig
 from wsserver.bridge import Bridge
-from wsserver.config import ServerConfig
 from wsserver.handlers import ApiSocketHandler
 from wsserver.history import History
 from wsserver.http import BodyLimit, DjangoContainer, log_request
@@ -99,8 +99,10 @@ def raise_open_file_limit(wanted: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
-def make_server(app: SocketApplication) -> HTTPServer:
-    """An `HTTPServer` for `app` in the running IOLoop: slow clients time out."""
+def start_serving(app: SocketApplication) -> None:
+    """What a serving process runs beside its requests, started by `main()` and
+    the gunicorn worker (never as a side effect of building anything): the sweep
+    of idle sockets and the keep-alive pings; and the start-up heap frozen."""
     config = app.config
     # Sockets that neither send nor listen are closed; checked a few times a period.
     PeriodicCallback(
@@ -112,6 +114,11 @@ def make_server(app: SocketApplication) -> HTTPServer:
     # process: freeze it, so the collector's full passes do not walk it again.
     gc.collect()
     gc.freeze()
+
+
+def make_server(app: SocketApplication) -> HTTPServer:
+    """An `HTTPServer` for `app`: slow clients time out. It starts nothing."""
+    config = app.config
     return HTTPServer(
         OnePort(app),
         # Tornado's default is an hour; a trickled handshake must not hold a slot.

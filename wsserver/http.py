@@ -17,7 +17,7 @@ from tornado.web import RequestHandler
 from tornado.wsgi import WSGIContainer
 
 from live import metrics, requestlog
-from wsserver.config import ServerConfig
+from live.limits import ServerConfig
 from wsserver.handshake import client_address
 from wsserver.wsgi import WSGIApp, as_http_servers_do
 

@@ -15,10 +15,10 @@ from tornado.httputil import HTTPServerRequest
 
 from live import metrics
 from live.contract import SUBSCRIBE_MARK
+from live.limits import ServerConfig
 from wsserver import handshake
 from wsserver.audience import render, take_credentials
 from wsserver.bridge import Bridge, Peer, is_json
-from wsserver.config import ServerConfig
 from wsserver.events import EventFanout
 from wsserver.history import History, Position
 from wsserver.protocol import Message, reply

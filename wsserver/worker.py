@@ -10,7 +10,7 @@ import asyncio
 from gunicorn.workers.gtornado import TornadoWorker
 from tornado.ioloop import IOLoop, PeriodicCallback
 
-from wsserver.app import make_server, shutdown
+from wsserver.app import make_server, shutdown, start_serving
 
 
 class WebWorker(TornadoWorker):
@@ -21,6 +21,7 @@ class WebWorker(TornadoWorker):
         self.alive = True
         self.stopping = False
         self.server = make_server(self.wsgi)
+        start_serving(self.wsgi)
         for sock in self.sockets:
             sock.setblocking(False)
             self.server.add_socket(sock)

@@ -22,10 +22,10 @@ from tornado.websocket import websocket_connect
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as sync_connect
 
+from live.limits import ServerConfig
 from tests.conftest import EVENT_TIMEOUT_SECONDS
 from wsserver.app import OnePort, SocketApplication
 from wsserver.budget import FrameBudget
-from wsserver.config import ServerConfig
 from wsserver.history import History
 
 BAD_FRAMES = [

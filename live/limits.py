@@ -1,5 +1,8 @@
-"""The WebSocket server's limits: its own defaults, which a project's Django
-settings override by name (DRF's `api_settings` pattern)."""
+"""The WebSocket server's limits: their defaults, which a project's Django
+settings override by name (DRF's `api_settings` pattern). Here, in the live app,
+because both sides read them: the server enforces them, and the AsyncAPI
+document (live/asyncapi.py) states them; the server depends on the app, never
+the other way round."""
 
 from __future__ import annotations
 
