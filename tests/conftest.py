@@ -29,7 +29,7 @@ from django.conf import settings as django_settings
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
-from live import throttling
+from live import testing, throttling
 from live.redis_client import get_redis
 
 # The browser, its pages and their helpers, for the page tests.
@@ -43,7 +43,7 @@ STARTUP_TIMEOUT_SECONDS = 120
 STOP_TIMEOUT_SECONDS = 60
 # How long a test waits for a reply or an event that must come: long enough for
 # a loaded machine; a test whose event never comes still fails, only later.
-EVENT_TIMEOUT_SECONDS = 30
+EVENT_TIMEOUT_SECONDS = testing.TIMEOUT
 PASSWORD = "a-long-unusual-passphrase"
 SERVER_SECRET_KEY = "test-secret-key-shared-by-every-test-process"
 

@@ -14,8 +14,9 @@ import requests
 from django.contrib.auth.models import User
 from websockets.sync.client import connect
 
+from live.testing import next_event, receive
+from live.testing import subscribe as subscribe_to
 from tests.conftest import (
-    EVENT_TIMEOUT_SECONDS,
     PASSWORD,
     EventStream,
     server_token,
@@ -50,23 +51,11 @@ def user():
     return User.objects.create_user(f"user{uuid.uuid4().hex[:8]}", password=PASSWORD)
 
 
-def receive(ws):
-    return json.loads(ws.recv(timeout=EVENT_TIMEOUT_SECONDS))
-
-
 def subscribe(ws, token, since=None):
-    frame = {"id": "sub", "method": "SUBSCRIBE", "url": LIST, "token": token}
-    ws.send(json.dumps({**frame, "since": since} if since else frame))
-    while (reply := receive(ws)).get("id") != "sub":
-        pass
+    """SUBSCRIBE to the notes with `token` (from `since`): it must succeed."""
+    reply = subscribe_to(ws, LIST, token=token, **({"since": since} if since else {}))
     assert reply["status"] == 200, reply
     return reply
-
-
-def next_event(ws):
-    while "event" not in (frame := receive(ws)):
-        pass
-    return frame
 
 
 def assert_unsubscribed(frame, detail=None):

@@ -18,6 +18,7 @@ from django.contrib.auth.models import User
 from playwright.sync_api import expect
 from websockets.sync.client import connect
 
+from live.testing import next_event
 from tests.conftest import (
     EVENT_TIMEOUT_SECONDS,
     PROJECT_DIR,
@@ -110,12 +111,6 @@ def ask(ws, frame):
     ) != "q":
         pass
     return reply
-
-
-def next_event(ws):
-    while "event" not in (frame := json.loads(ws.recv(timeout=EVENT_TIMEOUT_SECONDS))):
-        pass
-    return frame
 
 
 def test_crud_over_both_transports(server, tokens):

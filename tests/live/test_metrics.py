@@ -10,6 +10,7 @@ from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.sync.client import connect
 
+from live.testing import receive
 from tests.conftest import EVENT_TIMEOUT_SECONDS, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,10 +44,6 @@ def scrape(server, **headers):
 
 def value(samples, name, **labels):
     return samples.get((name, tuple(sorted(labels.items()))), 0)
-
-
-def receive(ws):
-    return json.loads(ws.recv(timeout=EVENT_TIMEOUT_SECONDS))
 
 
 def test_sockets_and_replies_are_counted_over_both_workers(two_workers):

@@ -9,7 +9,8 @@ import requests
 from django.contrib.auth.models import User
 from websockets.sync.client import connect
 
-from tests.conftest import EVENT_TIMEOUT_SECONDS, server_token, wait_until
+from live.testing import receive
+from tests.conftest import server_token, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -52,10 +53,6 @@ def line_for(server, request_id):
     wait_until(lambda: found())
     [line] = found()
     return line
-
-
-def receive(ws):
-    return json.loads(ws.recv(timeout=EVENT_TIMEOUT_SECONDS))
 
 
 def test_one_line_per_request_alike_on_both_transports(json_logging):

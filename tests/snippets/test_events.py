@@ -19,6 +19,7 @@ from websockets.sync.client import connect
 
 from live import localredis
 from live.redis_client import get_redis
+from live.testing import receive
 from snippets.models import Snippet
 from tests.conftest import (
     EVENT_TIMEOUT_SECONDS,
@@ -46,10 +47,6 @@ def writer_server(server_factory):
 def shared_prefix(settings):
     """Publish from this test process on the servers' channel."""
     use_key_prefix(settings, SHARED_PREFIX)
-
-
-def receive(ws, timeout=EVENT_TIMEOUT_SECONDS):
-    return json.loads(ws.recv(timeout=timeout))
 
 
 def without_position(event):

@@ -19,8 +19,9 @@ from websockets.sync.client import connect
 
 from live import localredis
 from live.redis_client import get_redis
+from live.testing import receive
 from snippets.models import Snippet
-from tests.conftest import EVENT_TIMEOUT_SECONDS, use_key_prefix
+from tests.conftest import use_key_prefix
 from tests.slow_urls import release, wait_entered
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,10 +43,6 @@ def other_server(server_factory):
 def shared_prefix(settings):
     """Changes made in this test process are recorded in the servers' history."""
     use_key_prefix(settings, PREFIX)
-
-
-def receive(ws):
-    return json.loads(ws.recv(timeout=EVENT_TIMEOUT_SECONDS))
 
 
 def subscribe(ws, url="/api/snippets/", **fields):

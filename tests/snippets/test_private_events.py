@@ -23,6 +23,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from websockets.sync.client import connect
 
+from live.testing import receive
 from snippets.management.commands.erase_snippets import erase_snippets
 from snippets.models import Snippet
 from tests.conftest import (
@@ -243,10 +244,6 @@ def test_each_subscriber_hears_exactly_how_its_view_changed(
             assert got == want, (who, kind)
 
 
-def recv(ws):
-    return json.loads(ws.recv(timeout=EVENT_TIMEOUT_SECONDS))
-
-
 def test_a_replay_shows_a_snippet_made_private_since_as_deleted(
     subscriber_server, writer_server, people
 ):
@@ -259,16 +256,16 @@ def test_a_replay_shows_a_snippet_made_private_since_as_deleted(
     ):
         assert subscribe(live, LIST, None) == 200
         away.send(json.dumps({"id": "s", "method": "SUBSCRIBE", "url": LIST}))
-        since = recv(away)["position"]
+        since = receive(away)["position"]
         made = as_owner(people, "POST", writer_server, LIST, {**NEW, "code": "secret"})
-        assert recv(live)["event"] == "created"  # rendered while public
+        assert receive(live)["event"] == "created"  # rendered while public
         as_owner(people, "PATCH", writer_server, made["url"], {"private": True})
-        assert recv(live)["event"] == "deleted"
+        assert receive(live)["event"] == "deleted"
     with connect(subscriber_server.ws_url) as back:
         frame = {"id": "s", "method": "SUBSCRIBE", "url": LIST, "since": since}
         back.send(json.dumps(frame))
-        assert recv(back)["recovered"] is True
-        heard = recv(back)
+        assert receive(back)["recovered"] is True
+        heard = receive(back)
         assert (heard["event"], heard["data"]["url"]) == ("deleted", made["url"])
         assert "secret" not in json.dumps(heard)
     stream = EventStream(subscriber_server, LIST, **{"Last-Event-ID": since})
@@ -299,5 +296,5 @@ def test_a_field_that_depends_on_who_asks_is_never_shared(
             "/api/my-notes/",
             {"shared": True, "text": "n"},
         )
-        assert recv(owner)["data"]["mine"] is True
-        assert recv(other)["data"]["mine"] is False
+        assert receive(owner)["data"]["mine"] is True
+        assert receive(other)["data"]["mine"] is False

@@ -12,8 +12,9 @@ import pytest
 from django.contrib.auth.models import Group, Permission, User
 from websockets.sync.client import connect
 
+from live.testing import receive
 from snippets.models import Snippet
-from tests.conftest import EVENT_TIMEOUT_SECONDS, server_token, use_key_prefix
+from tests.conftest import server_token, use_key_prefix
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,13 +42,9 @@ def token(who, *, lasting):
     return server_token(who, expires=int(time.time()) + lasting)
 
 
-def recv(ws):
-    return json.loads(ws.recv(timeout=EVENT_TIMEOUT_SECONDS))
-
-
 def subscribe(ws, access):
     ws.send(json.dumps({"id": 1, "method": "SUBSCRIBE", "url": LIST, "token": access}))
-    reply = recv(ws)
+    reply = receive(ws)
     assert reply["status"] == 200, reply
     return reply
 
@@ -55,7 +52,7 @@ def subscribe(ws, access):
 def heard_until_barrier(ws, barrier):
     """Every frame up to the barrier's change (made after everything else)."""
     frames = []
-    while (frame := recv(ws)).get("url") != f"{LIST}{barrier.pk}/":
+    while (frame := receive(ws)).get("url") != f"{LIST}{barrier.pk}/":
         frames.append(frame)
     return frames
 
@@ -111,7 +108,7 @@ def test_a_promotion_is_followed_by_a_refetch_that_shows_more(server):
         subscribe(ws, access)
         p.is_staff = True
         p.save()
-        assert recv(ws) == {"event": "resync", "url": LIST}
+        assert receive(ws) == {"event": "resync", "url": LIST}
         urls = [item["url"] for item in subscribe(ws, access)["data"]["results"]]
         assert f"{LIST}{hidden.pk}/" in urls
 
@@ -151,7 +148,7 @@ def test_other_rights_changes_ask_for_a_refetch(server, change):
         heard_until_barrier(ws, make_barrier())
         subscribe(ws, access)
         change(someone)
-        assert recv(ws) == {"event": "resync", "url": LIST}
+        assert receive(ws) == {"event": "resync", "url": LIST}
 
 
 def test_owner_change_from_the_admin_is_heard_by_old_and_new_owner(server):
@@ -165,7 +162,7 @@ def test_owner_change_from_the_admin_is_heard_by_old_and_new_owner(server):
         subscribe(after, token(new, lasting=3600))
         snippet.owner = new
         snippet.save()
-        left, entered = recv(before), recv(after)
+        left, entered = receive(before), receive(after)
         assert (left["event"], left["data"]) == (
             "deleted",
             {"id": snippet.pk, "url": url},
@@ -182,7 +179,7 @@ def test_a_resource_leaving_a_view_is_deleted_with_its_id(server):
         subscribe(ws, None)
         snippet.private = True
         snippet.save()
-        heard = recv(ws)
+        heard = receive(ws)
         url = f"{LIST}{snippet.pk}/"
         assert (heard["event"], heard["data"]) == (
             "deleted",
