@@ -95,13 +95,22 @@ def error_responses(result, generator, request, public):
 
 
 def unicode_patterns(result, generator, request, public):
-    """Drop the patterns JSON Schema would read otherwise than Django (a
+    """Say in words the patterns JSON Schema would read otherwise than Django (a
     POSTPROCESSING hook): Django's `\\w` is any letter or digit (a username may
-    be `Zoë`), JSON Schema's (ECMA-262) only ASCII ones."""
+    be `Zoë`), JSON Schema's (ECMA-262, without the `u` flag) only ASCII ones, so
+    a pattern would refuse what the API takes."""
     for schema in result.get("components", {}).get("schemas", {}).values():
         for field in schema.get("properties", {}).values():
             if "\\w" in field.get("pattern", ""):
-                del field["pattern"]
+                # Said in words instead, with the pattern as Django reads it.
+                rule = field.pop("pattern")
+                words = (
+                    f"Matches {rule} as Python reads it: \\w is a letter, digit "
+                    "or _ of any script."
+                )
+                field["description"] = " ".join(
+                    filter(None, [field.get("description"), words])
+                )
     return result
 
 

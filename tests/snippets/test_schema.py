@@ -1,5 +1,6 @@
 """The OpenAPI schema and its docs page."""
 
+import re
 import subprocess
 import sys
 import uuid
@@ -168,3 +169,17 @@ def test_a_generated_client_loads_a_real_list(generated_client):
     created = datetime.fromisoformat(snippet.pop("created"))
     assert datetime.fromisoformat(as_loaded.pop("created")) == created
     assert as_loaded == snippet
+
+
+def test_the_input_rules_the_api_enforces_are_in_the_document():
+    """No NUL character in a string, no blank title, an 8-character password,
+    and the username's character set (in words: Django reads `\\w` as any
+    script's letters, a JSON Schema pattern only ASCII ones)."""
+    schemas = openapi()["components"]["schemas"]
+    title = schemas["SnippetRequest"]["properties"]["title"]
+    assert re.fullmatch(title["pattern"], "a title")
+    assert not re.fullmatch(title["pattern"], "   ")
+    assert not re.fullmatch(title["pattern"], "a\x00b")
+    user = schemas["UserRequest"]["properties"]
+    assert user["password"]["minLength"] == 8
+    assert "any script" in user["username"]["description"]
