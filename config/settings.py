@@ -221,10 +221,11 @@ if not REDIS_URL:
 # Every key and channel this app writes starts with this prefix, so several
 # deployments (or test runs) can share one Redis; nothing ever flushes it.
 REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "snippets")
-# The history of changes (a Redis stream) that the app appends to and every web
-# process reads; positions in it let subscribers resume. Capped at this length.
-EVENTS_STREAM = f"{REDIS_KEY_PREFIX}:events"
-EVENTS_HISTORY = env_int("EVENTS_HISTORY", 10_000)
+# The live app's own settings are `LIVE_<NAME>`, each with a default
+# (live/conf.py); from the environment under their plain names. The history of
+# changes (a Redis stream, `<REDIS_KEY_PREFIX>:events`) that every web process
+# reads; positions in it let subscribers resume. Capped at this length.
+LIVE_EVENTS_HISTORY = env_int("EVENTS_HISTORY", 10_000)
 # Fail fast (and say so) rather than hang on a stuck Redis.
 REDIS_TIMEOUT_SECONDS = env_int("REDIS_TIMEOUT_SECONDS", 5)
 # Heroku-style Redis add-ons serve `rediss://` with a self-signed certificate;
@@ -273,9 +274,11 @@ ANON_THROTTLE_RATE = os.environ.get("ANON_THROTTLE_RATE", "120/min")
 USER_THROTTLE_RATE = os.environ.get("USER_THROTTLE_RATE", "600/min")
 # Sign-in attempts, per client address; failed ones per username, from clients
 # that never signed in as it: more than one address may make (live/middleware.py).
-LOGIN_THROTTLE_RATE = os.environ.get("LOGIN_THROTTLE_RATE", "10/min")
-LOGIN_ACCOUNT_THROTTLE_RATE = os.environ.get("LOGIN_ACCOUNT_THROTTLE_RATE", "30/min")
-JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 32)
+LIVE_LOGIN_THROTTLE_RATE = os.environ.get("LOGIN_THROTTLE_RATE", "10/min")
+LIVE_LOGIN_ACCOUNT_THROTTLE_RATE = os.environ.get(
+    "LOGIN_ACCOUNT_THROTTLE_RATE", "30/min"
+)
+LIVE_JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 32)
 # The largest request body taken (413 beyond): room for the demo's largest
 # snippet (100 KiB of code) even if every byte of it is JSON-escaped.
 REQUEST_MAX_BYTES = env_int("REQUEST_MAX_BYTES", 1024 * 1024)
@@ -288,7 +291,7 @@ SNIPPETS_MAX = env_int("SNIPPETS_MAX", 1000)
 ERASE_INTERVAL_SECONDS = env_int("ERASE_INTERVAL_SECONDS", 60)
 # end of demo
 # Where the pages connect; empty means the page's own origin + /ws/api.
-WEBSOCKET_URL = os.environ.get("WEBSOCKET_URL", "")
+LIVE_WEBSOCKET_URL = os.environ.get("WEBSOCKET_URL", "")
 
 # Frontends served from elsewhere, by exact origin (scheme, host and port): their
 # pages may call the API over HTTP (CORS), and open its sockets and event
@@ -389,7 +392,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # `/metrics` answers this bearer token; with none, only in local use (DEBUG).
-METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+LIVE_METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # "json": every log line a JSON object (a request's fields as keys); else text.
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
 if LOG_FORMAT not in ("text", "json"):

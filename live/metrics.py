@@ -23,6 +23,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+from live.conf import live_settings
+
 # Gauges of several processes add up (a dead worker's figures are dropped).
 LIVE_SUM = {"multiprocess_mode": "livesum"}
 
@@ -108,7 +110,7 @@ def bearer_matches(request, token: str) -> bool:
 def metrics_view(request):
     """`/metrics`, for the bearer token `METRICS_TOKEN`. With no token set it
     is open in local use (`DEBUG`) and does not exist otherwise (404)."""
-    token = settings.METRICS_TOKEN
+    token = live_settings.METRICS_TOKEN
     if not token and not settings.DEBUG:
         raise Http404
     if token and not bearer_matches(request, token):

@@ -31,6 +31,7 @@ from redis.exceptions import RedisError
 from rest_framework.throttling import BaseThrottle
 
 from live import metrics, throttling
+from live.conf import live_settings
 from live.contract import address_group
 
 DEVICE_COOKIE = "signin_device"
@@ -116,12 +117,12 @@ class LoginThrottleMiddleware:
 
     @staticmethod
     def account_item():
-        return throttling.rate_limit_item(settings.LOGIN_ACCOUNT_THROTTLE_RATE)
+        return throttling.rate_limit_item(live_settings.LOGIN_ACCOUNT_THROTTLE_RATE)
 
     def refusal(self, request, account, *, trusted):
         """A 429 if this address is over its limit, or the account over its own
         (for a client that never signed in as it); `None` to go on."""
-        item = throttling.rate_limit_item(settings.LOGIN_THROTTLE_RATE)
+        item = throttling.rate_limit_item(live_settings.LOGIN_THROTTLE_RATE)
         address = f"login:address:{address_group(BaseThrottle().get_ident(request))}"
         limiter = throttling.limiter()
         if not limiter.hit(item, address):

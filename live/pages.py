@@ -1,13 +1,14 @@
-from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.views import defaults
+
+from live.conf import live_settings
 
 
 def playground(request):
     """Try every WebSocket operation from its AsyncAPI description."""
     return render(
-        request, "live/playground.html", {"websocket_url": settings.WEBSOCKET_URL}
+        request, "live/playground.html", {"websocket_url": live_settings.WEBSOCKET_URL}
     )
 
 

@@ -8,6 +8,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
 
+from live.conf import live_settings
 from live.contract import strict_json_loads
 
 
@@ -51,7 +52,7 @@ class DepthLimitedJSONParser(JSONParser):
         body = stream.read(max_bytes + 1) if stream is not None else b""
         if len(body) > max_bytes:
             raise RequestTooLarge(f"Request body larger than {max_bytes} bytes.")
-        limit = settings.JSON_MAX_DEPTH
+        limit = live_settings.JSON_MAX_DEPTH
         try:
             data = strict_json_loads(body.decode(encoding))
         except RecursionError:

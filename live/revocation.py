@@ -18,7 +18,6 @@ Credentials and rights, as every process hears of them.
 
 import json
 
-from django.conf import settings
 from django.contrib.auth.models import Group, Permission, User
 from django.db.models.signals import (
     m2m_changed,
@@ -28,6 +27,7 @@ from django.db.models.signals import (
     pre_save,
 )
 
+from live.conf import live_settings
 from live.contract import (
     REVOKED,
     RIGHTS_CHANGED,
@@ -66,8 +66,8 @@ def rights_changed(*user_ids):
     identities = sorted({identity(pk) for pk in user_ids if pk is not None})
     if not identities:
         return
-    stream = settings.EVENTS_STREAM
-    trim = {"maxlen": settings.EVENTS_HISTORY, "approximate": False}
+    stream = live_settings.EVENTS_STREAM
+    trim = {"maxlen": live_settings.EVENTS_HISTORY, "approximate": False}
     with get_redis().pipeline(transaction=True) as pipe:
         for name in identities:
             record = json.dumps({"event": RIGHTS_CHANGING, "identity": name})

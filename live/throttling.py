@@ -11,7 +11,6 @@ import math
 import time
 from functools import cache
 
-from django.conf import settings
 from limits import RateLimitItemPerSecond
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
@@ -20,6 +19,7 @@ from rest_framework import status, throttling
 from rest_framework.exceptions import APIException
 
 from live import metrics
+from live.conf import live_settings
 from live.contract import address_group
 
 log = logging.getLogger(__name__)
@@ -34,13 +34,13 @@ class RateLimiterUnavailable(APIException):
 @cache
 def limiter():
     """The process's rate limiter, on the shared Redis."""
-    url = settings.REDIS_URL
+    url = live_settings.REDIS_URL
     if url.startswith("unix://"):
         url = "redis+" + url
     storage = RedisStorage(
         url,
-        key_prefix=f"{settings.REDIS_KEY_PREFIX}:throttle",
-        **settings.REDIS_OPTIONS,
+        key_prefix=f"{live_settings.REDIS_KEY_PREFIX}:throttle",
+        **live_settings.REDIS_OPTIONS,
     )
     return MovingWindowRateLimiter(storage)
 

@@ -19,7 +19,6 @@ import json
 import logging
 import threading
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
@@ -28,6 +27,7 @@ from django.urls import reverse
 from redis.exceptions import RedisError
 
 from live import metrics
+from live.conf import live_settings
 from live.redis_client import get_redis
 from live.views import LiveViewSetMixin, recorded_fields
 
@@ -44,13 +44,13 @@ RESYNC = json.dumps({"event": "resync"})
 def publish(event):
     """Append `event` to the history; a Redis fault is logged and remembered."""
     client = get_redis()
-    options = {"maxlen": settings.EVENTS_HISTORY, "approximate": False}
+    options = {"maxlen": live_settings.EVENTS_HISTORY, "approximate": False}
     try:
         if unrecorded.is_set():
-            client.xadd(settings.EVENTS_STREAM, {"event": RESYNC}, **options)
+            client.xadd(live_settings.EVENTS_STREAM, {"event": RESYNC}, **options)
             unrecorded.clear()
         encoded = json.dumps(event, separators=(",", ":"), cls=DjangoJSONEncoder)
-        client.xadd(settings.EVENTS_STREAM, {"event": encoded}, **options)
+        client.xadd(live_settings.EVENTS_STREAM, {"event": encoded}, **options)
     except RedisError as exc:
         metrics.redis_errors.labels("history").inc()
         unrecorded.set()

@@ -52,7 +52,6 @@ def use_key_prefix(settings, prefix):
     """Make this process's keys, and the history it records changes in, those of
     servers started with `REDIS_KEY_PREFIX=prefix` (as settings.py derives them)."""
     settings.REDIS_KEY_PREFIX = prefix
-    settings.EVENTS_STREAM = f"{prefix}:events"
 
 
 @pytest.fixture(autouse=True)

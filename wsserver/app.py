@@ -14,6 +14,7 @@ from tornado.httpserver import HTTPServer
 from tornado.ioloop import PeriodicCallback
 from tornado.routing import AnyMatches, PathMatches, RuleRouter
 
+from live.conf import live_settings
 from live.limits import ServerConfig
 from wsserver.bridge import Bridge
 from wsserver.handlers import ApiSocketHandler
@@ -76,7 +77,6 @@ class OnePort(RuleRouter):
 def make_app(**config_overrides) -> SocketApplication:
     """The application on this project's Django settings (`DJANGO_SETTINGS_MODULE`)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    from django.conf import settings
     from django.core.wsgi import get_wsgi_application
 
     wsgi_app = get_wsgi_application()
@@ -84,9 +84,9 @@ def make_app(**config_overrides) -> SocketApplication:
     # Each connection is a file descriptor; many systems start at a soft 1024.
     raise_open_file_limit(config.max_connections + 256)
     history = History(
-        redis_url=settings.REDIS_URL,
-        stream=settings.EVENTS_STREAM,
-        redis_options=settings.REDIS_OPTIONS,
+        redis_url=live_settings.REDIS_URL,
+        stream=live_settings.EVENTS_STREAM,
+        redis_options=live_settings.REDIS_OPTIONS,
     )
     return SocketApplication(wsgi_app=wsgi_app, config=config, history=history)
 

@@ -22,6 +22,7 @@ from tornado.websocket import websocket_connect
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as sync_connect
 
+from live.conf import live_settings
 from live.limits import ServerConfig
 from tests.conftest import EVENT_TIMEOUT_SECONDS
 from wsserver.app import OnePort, SocketApplication
@@ -99,7 +100,7 @@ class HandlerTestCase(AsyncHTTPTestCase):
         self.wsgi_app = StubApp()
         history = History(
             redis_url=settings.REDIS_URL,
-            stream=settings.EVENTS_STREAM,
+            stream=live_settings.EVENTS_STREAM,
             redis_options=settings.REDIS_OPTIONS,
         )
         return SocketApplication(

@@ -109,7 +109,7 @@ def test_metrics_need_the_token_and_answer_any_host(two_workers):
 
 
 def test_without_a_token_metrics_are_not_there_in_production(settings):
-    settings.METRICS_TOKEN = ""
+    settings.LIVE_METRICS_TOKEN = ""
     settings.DEBUG = False
     assert Client().get("/metrics").status_code == 404
     settings.DEBUG = True  # local use: open

@@ -59,3 +59,21 @@ def test_the_build_step_needs_no_runtime_configuration():
         timeout=300,
     )
     assert build.returncode == 0, build.stderr
+
+
+def test_the_live_settings_have_defaults_one_prefix_and_read_old_names(settings):
+    """`live_settings.NAME` is `LIVE_NAME`, else the old `NAME`, else the
+    default; the history's name follows the key prefix; a change is seen at
+    once."""
+    from live.conf import live_settings
+
+    for name in ("LIVE_JSON_MAX_DEPTH", "JSON_MAX_DEPTH"):
+        if hasattr(settings, name):
+            delattr(settings, name)
+    assert live_settings.JSON_MAX_DEPTH == 32
+    settings.JSON_MAX_DEPTH = 8
+    assert live_settings.JSON_MAX_DEPTH == 8
+    settings.LIVE_JSON_MAX_DEPTH = 4
+    assert live_settings.JSON_MAX_DEPTH == 4
+    settings.REDIS_KEY_PREFIX = "a-fork"
+    assert live_settings.EVENTS_STREAM == "a-fork:events"

@@ -136,7 +136,7 @@ def wrong_password_status(path):
 def test_login_forms_are_throttled_per_address(settings, path):
     """Past LOGIN_THROTTLE_RATE tries from one address, a login form answers 429,
     whatever username is tried."""
-    settings.LOGIN_THROTTLE_RATE = "3/min"
+    settings.LIVE_LOGIN_THROTTLE_RATE = "3/min"
     statuses = [sign_in(path, f"user{n}").status_code for n in range(4)]
     assert statuses == [wrong_password_status(path)] * 3 + [429]
     refused = sign_in(path, "someone-else")
@@ -148,7 +148,7 @@ def test_login_forms_are_throttled_per_address(settings, path):
 def test_login_forms_are_throttled_per_username(settings, path):
     """Past LOGIN_ACCOUNT_THROTTLE_RATE failed tries at one username, from any
     addresses, 429 (for a client that never signed in as it)."""
-    settings.LOGIN_ACCOUNT_THROTTLE_RATE = "3/min"
+    settings.LIVE_LOGIN_ACCOUNT_THROTTLE_RATE = "3/min"
     statuses = [
         sign_in(path, "alice", address=f"192.0.2.{n}").status_code for n in range(4)
     ]
@@ -162,8 +162,8 @@ def sign_in_as(client, password, username="alice"):
 
 @pytest.fixture
 def alice(settings, db):
-    settings.LOGIN_THROTTLE_RATE = "3/min"
-    settings.LOGIN_ACCOUNT_THROTTLE_RATE = "5/min"
+    settings.LIVE_LOGIN_THROTTLE_RATE = "3/min"
+    settings.LIVE_LOGIN_ACCOUNT_THROTTLE_RATE = "5/min"
     return User.objects.create_user("alice", password="the-right-one")
 
 

@@ -27,10 +27,10 @@ import uuid
 
 import pytest
 import requests
-from django.conf import settings
 from django.contrib.auth.models import User
 from websockets.sync.client import connect
 
+from live.conf import live_settings
 from live.redis_client import get_redis
 from snippets.models import Snippet
 from tests.conftest import (
@@ -126,7 +126,7 @@ class World:
         barrier shows it as it is now, so only the place tells them apart)."""
         self.barrier.title = uuid.uuid4().hex
         self.barrier.save()
-        latest = get_redis().xrevrange(settings.EVENTS_STREAM, count=1)
+        latest = get_redis().xrevrange(live_settings.EVENTS_STREAM, count=1)
         return stream_id(latest[0][0])
 
     # -- what people do -------------------------------------------------------

@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from live import localredis
+from live.conf import live_settings
 from live.redis_client import get_redis
 from live.testing import receive
 from snippets.models import Snippet
@@ -308,7 +309,7 @@ def test_replays_leave_threads_to_requests_and_a_full_queue_refuses_them(
             positions[key] = subscribe(ws, f"/test/wait/{key}/")["position"]
         wait_entered(key)
         change = {"event": "updated", "url": f"/test/wait/{key}/"}
-        get_redis().xadd(settings.EVENTS_STREAM, {"event": json.dumps(change)})
+        get_redis().xadd(live_settings.EVENTS_STREAM, {"event": json.dumps(change)})
     with contextlib.ExitStack() as stack:
         sockets = {key: stack.enter_context(connect(busy.ws_url)) for key in keys}
 

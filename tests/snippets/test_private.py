@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from rest_framework.test import APIClient
 
+from live.conf import live_settings
 from live.redis_client import get_redis
 from live.views import readable_rows
 from snippets.models import Snippet
@@ -138,7 +139,7 @@ def test_a_change_names_the_owner_it_concerns(
         owned.delete()
     records = [
         json.loads(fields[b"event"])
-        for _, fields in get_redis().xrange(settings.EVENTS_STREAM)
+        for _, fields in get_redis().xrange(live_settings.EVENTS_STREAM)
     ]
     owner = f"user:{people['owner'].pk}"
     assert [r["concerned"] for r in records] == [[owner], [], [owner]]
