@@ -1,6 +1,7 @@
 """
 Who hears what: each change is shown to each identity as its own GET shows the
-resource, rendered once per view of it however many subscribers share that view.
+resource, rendered once per render key (a cohort's, or one identity's) however
+many subscribers share it.
 
 The app answers through ordinary GETs that the server marks in the WSGI environ
 (live/views.py holds the app's side; the names are in live/contract.py):
@@ -73,25 +74,25 @@ class Credentials:
     cohort: str | None = None
     session: str | None = None  # the sign-in its token belongs to
 
-    def view_of(self, entry: Entry) -> str:
-        """Whose render of `entry` this subscriber may share: its cohort's, for
-        a resource of the model that named the cohort whose change does not
-        concern it; else its identity's own."""
+    def render_key(self, entry: Entry) -> str:
+        """Whose render of `entry` this subscriber may share (the key renders are
+        made and kept under): its cohort's, for a resource of the model that
+        named the cohort whose change does not concern it; else its identity's."""
         if self.cohort is None or self.identity in entry.record.get("concerned", ()):
             return self.identity
         model = entry.record.get("model")
         if not isinstance(model, str) or not self.cohort.startswith(model + ":"):
             return self.identity
-        return COHORT_VIEW + self.cohort
+        return COHORT_KEY + self.cohort
 
 
-# A view shared by a cohort is named so; any other view is one identity's.
-COHORT_VIEW = "cohort:"
+# A render key shared by a cohort is named so; any other is one identity's.
+COHORT_KEY = "cohort:"
 
 
-def cohort_of(view: str) -> str | None:
-    """The cohort a view is shared by, or `None` for one identity's view."""
-    return view.removeprefix(COHORT_VIEW) if view.startswith(COHORT_VIEW) else None
+def cohort_of(key: str) -> str | None:
+    """The cohort a render key is shared by, or `None` for one identity's."""
+    return key.removeprefix(COHORT_KEY) if key.startswith(COHORT_KEY) else None
 
 
 def take_credentials(answer: dict, request: Message, peer: Peer) -> Credentials:

@@ -1,7 +1,7 @@
 """
 Event fan-out: one reader of the history per process, delivering each change to
 the subscriptions at or above its URL, in order, once, as each subscriber's own
-GET shows it (wsserver/audience.py), rendered once per view of it: subscribers
+GET shows it (wsserver/audience.py), rendered once per render key: subscribers
 of one cohort share a render (wsserver/renders.py keeps it for those catching
 up).
 
@@ -15,6 +15,19 @@ subscriber's (throttled, a few at a time so requests keep their threads); one
 further behind than `most` changes is refused (the caller sends a snapshot). A
 subscription ends (`unsubscribed`) when the credentials it was made with expire
 or are revoked.
+
+The path of a change, top to bottom:
+
+    History.read_after (history.py)
+      -> EventFanout._read_forever -> deliver(entry)
+      -> registry.hearing(entry) (subscriptions.py): who hears it, grouped by
+         Credentials.render_key (audience.py): a cohort's, or one identity's
+      -> _show(entry, key, group), once per key:
+         RenderCache.share (renders.py) -> _render -> the app's GET of the
+         resource on Django's threads (audience.render -> threads.py ->
+         bridge.py) -> event_for: created, updated, deleted or nothing
+      -> _apart: who may not share it (see below), shown by renders of their own
+      -> send_text to each subscriber (handlers.py: a socket; sse.py: a stream)
 
 Sharing a render is checked, never trusted: a render made for a cohort is sent
 only if the GET that made it names that cohort for the credentials it ran with,
@@ -53,7 +66,7 @@ from wsserver.renders import RenderCache, Rendered
 from wsserver.subscriptions import (
     Subscriber,
     Subscription,
-    ancestor_paths,
+    SubscriptionRegistry,
     subscription_path,
 )
 
@@ -87,8 +100,7 @@ class EventFanout:
         self.grace_seconds = grace_seconds
         self.renders = RenderCache(max_bytes=render_cache_bytes)
         self.replays = asyncio.Semaphore(replays_at_once)
-        self.subscriptions: dict[str, dict[Subscriber, Subscription]] = {}
-        self.paths: dict[Subscriber, set[str]] = {}
+        self.registry = SubscriptionRegistry()
         self.epoch: str | None = None
         self.cursor: StreamId | None = None  # the last change read
         self._reader: asyncio.Task | None = None
@@ -130,8 +142,7 @@ class EventFanout:
         if self.rights_changed_since(credentials.identity, after.id):
             credentials = replace(credentials, cohort=None)
         subscription = Subscription(subscriber, path, after.id, credentials)
-        self.subscriptions.setdefault(path, {})[subscriber] = subscription
-        self.paths.setdefault(subscriber, set()).add(path)
+        self.registry.add(subscription)
         metrics.subscriptions.inc()
         # Read with the subscription in place: what the reader reads meanwhile
         # waits in its backlog (repeats are dropped by position).
@@ -156,11 +167,17 @@ class EventFanout:
         return self.regrouped.get(identity, START) > entry_id
 
     def current(self, subscription: Subscription) -> bool:
-        path = self.subscriptions.get(subscription.path, {})
-        return path.get(subscription.subscriber) is subscription
+        return self.registry.holds(subscription)
 
     def subscription_of(self, subscriber: Subscriber, url: str) -> Subscription | None:
-        return self.subscriptions.get(subscription_path(url), {}).get(subscriber)
+        return self.registry.get(subscriber, subscription_path(url))
+
+    def subscription_count(self, subscriber: Subscriber) -> int:
+        return len(self.registry.paths_of(subscriber))
+
+    def subscribed(self, subscriber: Subscriber) -> bool:
+        """Whether `subscriber` listens to anything."""
+        return subscriber in self.registry
 
     async def catch_up(self, subscription: Subscription) -> None:
         """Replay what `subscription` missed and what came while that was sent,
@@ -170,38 +187,34 @@ class EventFanout:
         while self.current(subscription) and subscription.backlog:
             queue, subscription.backlog = subscription.backlog, []
             for entry in queue:
-                if entry.id <= subscription.floor or not subscription.hears(entry):
+                heard = entry.id <= subscription.heard_up_to
+                if heard or not subscription.hears(entry):
                     continue
-                subscription.floor = entry.id
+                subscription.heard_up_to = entry.id
                 if replaying:
-                    view = subscription.credentials.view_of(entry)
+                    key = subscription.credentials.render_key(entry)
                     replaying = await self._show(
-                        entry, view, [subscription], replay=True
+                        entry, key, [subscription], replay=True
                     )
         subscription.backlog = None
 
     def unsubscribe(self, subscriber: Subscriber, url: str) -> bool:
         """Stop `subscriber` hearing `url`; return `False` if it was not subscribed."""
         path = subscription_path(url)
-        if path not in self.paths.get(subscriber, ()):
+        if self.registry.get(subscriber, path) is None:
             return False
         self._discard(subscriber, path)
         return True
 
     def unsubscribe_all(self, subscriber: Subscriber) -> None:
-        for path in list(self.paths.get(subscriber, ())):
+        for path in self.registry.paths_of(subscriber):
             self._discard(subscriber, path)
 
     def _discard(self, subscriber: Subscriber, path: str) -> None:
-        self.paths[subscriber].discard(path)
-        if not self.paths[subscriber]:
-            del self.paths[subscriber]
-        subscription = self.subscriptions[path].pop(subscriber)
+        subscription = self.registry.remove(subscriber, path)
         metrics.subscriptions.dec()
         if subscription.expiry is not None:
             subscription.expiry.cancel()
-        if not self.subscriptions[path]:
-            del self.subscriptions[path]
 
     def end(self, subscription: Subscription, detail: str) -> None:
         """End `subscription`: its credentials no longer hold."""
@@ -211,17 +224,9 @@ class EventFanout:
         event = {"event": "unsubscribed", "url": subscription.path, "status": 401}
         subscription.subscriber.send_text(encode({**event, "data": {"detail": detail}}))
 
-    def _of_identity(self, identity: str) -> list[Subscription]:
-        return [
-            subscription
-            for subscriptions in self.subscriptions.values()
-            for subscription in subscriptions.values()
-            if subscription.credentials.identity == identity
-        ]
-
     def revoke(self, identity: str, session: str | None = None) -> None:
         """End the subscriptions of `identity` (made in `session`, if given)."""
-        for subscription in self._of_identity(identity):
+        for subscription in self.registry.of_identity(identity):
             if session is None or subscription.credentials.session == session:
                 self.end(subscription, REVOKED_DETAIL)
 
@@ -230,18 +235,18 @@ class EventFanout:
         no render (until it subscribes again, after `refetch`)."""
         identity = entry.record["identity"]
         self.regrouped[identity] = max(self.regrouped.get(identity, START), entry.id)
-        for subscription in self._of_identity(identity):
+        for subscription in self.registry.of_identity(identity):
             credentials = subscription.credentials
             subscription.credentials = replace(credentials, cohort=None)
 
     def refetch(self, identity: str) -> None:
         """The rights of `identity` changed: what its GETs show may have too."""
-        for subscription in self._of_identity(identity):
+        for subscription in self.registry.of_identity(identity):
             subscription.subscriber.send_text(_resync(subscription.path))
 
     async def deliver(self, entry: Entry) -> None:
         """Show one change to every subscriber that hears it, once each, rendered
-        once per view of it; or act on it if it is no change (a revocation, a
+        once per render key; or act on it if it is no change (a revocation, a
         rights change, a resync)."""
         if entry.event == REVOKED:
             return self.revoke(entry.record["identity"], entry.record.get("session"))
@@ -252,45 +257,37 @@ class EventFanout:
         if entry.url is None:  # a change that could not be recorded: refetch
             return self.resync()
         self.renders.change_read(entry)
-        views: dict[str, list[Subscription]] = {}
-        for subscription in self._hearing(entry):
-            view = subscription.credentials.view_of(entry)
-            views.setdefault(view, []).append(subscription)
+        groups: dict[str, list[Subscription]] = {}  # by render key
+        for subscription in self.registry.hearing(entry):
+            key = subscription.credentials.render_key(entry)
+            groups.setdefault(key, []).append(subscription)
         rendered = self.rendered
         await asyncio.gather(
-            *(self._show(entry, view, group) for view, group in views.items())
+            *(self._show(entry, key, group) for key, group in groups.items())
         )
         metrics.renders_per_change.observe(self.rendered - rendered)
-        if views:
+        if groups:
             metrics.fanout_lag.observe(max(0.0, time.time() - entry.committed_at))
-
-    def _hearing(self, entry: Entry) -> list[Subscription]:
-        """The subscriptions to send `entry` to now: one per subscriber."""
-        hearing: dict[Subscriber, Subscription] = {}
-        for path in ancestor_paths(entry.url):
-            for subscriber, subscription in self.subscriptions.get(path, {}).items():
-                if subscription.take(entry):
-                    hearing.setdefault(subscriber, subscription)
-        return list(hearing.values())
 
     async def _show(
         self,
         entry: Entry,
-        view: str,
+        key: str,
         group: list[Subscription],
         *,
         replay: bool = False,
     ) -> bool:
-        """Send `entry`, rendered for `view` (shared), to each of `group`;
-        `False` if it could not be shown (each was asked to refetch)."""
+        """Send `entry`, rendered once for the render key `key` (a cohort's or
+        one identity's), to each of `group`; `False` if it could not be shown
+        (each was asked to refetch)."""
         while group:
             # Any member's credentials will do; the longest-lived are least
             # likely to have ended (the anonymous never do).
             freshest = max(group, key=lambda s: s.credentials.expires or float("inf"))
             render = partial(self._render, entry, freshest.credentials, replay)
             try:
-                rendered = await self.renders.share(entry, view, render)
-                apart = await self._apart(entry, view, group, rendered)
+                rendered = await self.renders.share(entry, key, render)
+                apart = await self._apart(entry, key, group, rendered)
             except CredentialsEnded as ended:
                 group = self._end_identity(group, ended)
                 continue
@@ -311,21 +308,21 @@ class EventFanout:
         return True
 
     async def _apart(
-        self, entry: Entry, view: str, group: list[Subscription], rendered: Rendered
+        self, entry: Entry, key: str, group: list[Subscription], rendered: Rendered
     ) -> list[Subscription]:
         """The members of `group` that may not share `rendered`: all of them if
         it was made for a cohort its GET did not name, else those whose rights
         are changing."""
-        cohort = cohort_of(view)
+        cohort = cohort_of(key)
         if cohort is None:
             return []
         if rendered.cohort != cohort:
-            self.renders.forget(entry, view)
+            self.renders.forget(entry, key)
             metrics.unshared_renders.labels("cohort").inc(len(group))
             log.info("A render for %s named %s: not shared", cohort, rendered.cohort)
             return group
         await self._hear_rights_changes()
-        apart = [s for s in group if s.credentials.view_of(entry) != view]
+        apart = [s for s in group if s.credentials.render_key(entry) != key]
         if apart:
             metrics.unshared_renders.labels("rights").inc(len(apart))
         return apart
@@ -384,9 +381,8 @@ class EventFanout:
 
     def resync(self) -> None:
         """Tell every subscription that changes were lost: fetch again."""
-        for path, subscriptions in self.subscriptions.items():
-            for subscriber in subscriptions:
-                subscriber.send_text(_resync(path))
+        for subscription in self.registry.all():
+            subscription.subscriber.send_text(_resync(subscription.path))
 
     async def _start(self) -> None:
         if self._reader is None:

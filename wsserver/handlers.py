@@ -160,7 +160,7 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
         self.send(reply(status=429, id=frame_id, detail=detail, retry_after=1))
 
     def unsubscribe(self, message: Message) -> dict:
-        if self.hub.fanout.unsubscribe(self, message.url):
+        if self.hub.unsubscribe(self, message.url):
             return reply(status=200, detail="Unsubscribed.", **message.echo)
         return reply(status=404, detail="Not subscribed to this URL.", **message.echo)
 

@@ -152,7 +152,7 @@ class Hub:
         is to be caught up once the reply is sent."""
         refuse = partial(reply, **message.echo)
         renewal = self.fanout.subscription_of(subscriber, message.url)
-        held = len(self.fanout.paths.get(subscriber, ()))
+        held = self.fanout.subscription_count(subscriber)
         if not renewal and held + self.subscribing.get(subscriber, 0) >= limit:
             metrics.refusals.labels("subscriptions").inc()
             return refuse(status=429, detail=f"At most {limit} subscriptions."), None
@@ -208,6 +208,10 @@ class Hub:
         recovered = {"recovered": False} if since else {}
         return {**answer, **recovered, "position": str(snapshot_at)}, subscription
 
+    def unsubscribe(self, subscriber: Subscriber, url: str) -> bool:
+        """UNSUBSCRIBE: `False` if `subscriber` was not subscribed to `url`."""
+        return self.fanout.unsubscribe(subscriber, url)
+
     async def catch_up(self, subscription: Subscription) -> None:
         """Replay what `subscription` missed (once its reply is sent). It holds a
         place in the queue meanwhile, so a flood of resumes fills it and is
@@ -231,7 +235,7 @@ class Hub:
         """Close sockets that sent nothing and subscribed to nothing for so long."""
         since = time.monotonic() - idle_seconds
         for handler in list(self.connections):
-            if handler.last_frame_at < since and handler not in self.fanout.paths:
+            if handler.last_frame_at < since and not self.fanout.subscribed(handler):
                 metrics.refusals.labels("idle").inc()
                 handler.close(CLOSE_GOING_AWAY, "Idle for too long.")
 

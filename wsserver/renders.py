@@ -1,7 +1,8 @@
 """
-Renders of changes, kept to be shared: the frame one view of a change comes to
-(or `None`: nothing to send), made once and sent to every subscriber that shares
-the view, live or catching up (every socket resumes at once after a deploy).
+Renders of changes, kept to be shared: the frame a change comes to for one
+render key (a cohort's or one identity's; `None`: nothing to send), made once
+and sent to every subscriber of that key, live or catching up (every socket
+resumes at once after a deploy).
 
 Bounded in bytes (`WS_RENDER_CACHE_BYTES`), the oldest dropped first: a render
 dropped is made again when asked for, never lost. A render is kept only while it
@@ -22,12 +23,13 @@ from wsserver.history import Entry, StreamId
 # What a kept render costs besides its text: the key, the future, the indexes.
 OVERHEAD_BYTES = 400
 
-Key = tuple[StreamId, str]  # (the change's id, the view it was rendered for)
+Key = tuple[StreamId, str]  # (the change's id, the render key it was made for)
 
 
 class Rendered(NamedTuple):
-    """One view of a change: the frame to send (`None`: nothing to send) and the
-    cohort the GET that made it named for its credentials (`None`: none)."""
+    """A change rendered for one render key: the frame to send (`None`:
+    nothing to send) and the cohort the GET that made it named for its
+    credentials (`None`: none)."""
 
     text: str | None
     cohort: str | None
@@ -49,11 +51,11 @@ class RenderCache:
         return len(self._kept)
 
     def share(
-        self, entry: Entry, view: str, render: Callable[[], Awaitable[Rendered]]
+        self, entry: Entry, render_key: str, render: Callable[[], Awaitable[Rendered]]
     ) -> asyncio.Future:
-        """The render of `entry` for `view`: the one kept or under way, else
-        `render()`, started now and kept once it succeeds."""
-        key = (entry.id, view)
+        """The render of `entry` for `render_key`: the one kept or under way,
+        else `render()`, started now and kept once it succeeds."""
+        key = (entry.id, render_key)
         future = self._rendering.get(key) or self._kept.get(key)
         if future is None:
             future = asyncio.ensure_future(render())
@@ -63,10 +65,10 @@ class RenderCache:
             future.add_done_callback(lambda done: self._done(key, done))
         return future
 
-    def forget(self, entry: Entry, view: str) -> None:
-        """Drop the render of `entry` for `view`: it may not be shared."""
-        if (entry.id, view) in self._urls:
-            self._drop((entry.id, view))
+    def forget(self, entry: Entry, render_key: str) -> None:
+        """Drop the render of `entry` for `render_key`: it may not be shared."""
+        if (entry.id, render_key) in self._urls:
+            self._drop((entry.id, render_key))
 
     def change_read(self, entry: Entry) -> None:
         """`entry` changed its resource: earlier changes' renders show it no more."""

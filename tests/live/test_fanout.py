@@ -115,12 +115,11 @@ def fanout_with(app, *subscribed):
     return fanout, recorders
 
 
-def add(fanout, recorder, url, credentials, floor=(0, 0), backlog=None):
+def add(fanout, recorder, url, credentials, heard_up_to=(0, 0), backlog=None):
     subscription = Subscription(
-        recorder, subscription_path(url), floor, credentials, backlog
+        recorder, subscription_path(url), heard_up_to, credentials, backlog
     )
-    fanout.subscriptions.setdefault(subscription.path, {})[recorder] = subscription
-    fanout.paths.setdefault(recorder, set()).add(subscription.path)
+    fanout.registry.add(subscription)
     return subscription
 
 
@@ -209,7 +208,7 @@ def test_credentials_that_no_longer_hold_end_the_subscriptions_of_that_identity(
         }
     ]
     assert also_ended.events == [("unsubscribed", "/api/notes/1/")]
-    assert fanout.paths == {} and fanout.subscriptions == {}
+    assert not fanout.registry
 
 
 def test_a_change_the_app_cannot_show_asks_its_subscribers_to_refetch():
@@ -316,7 +315,7 @@ def test_a_subscription_ends_when_its_token_expires_unless_renewed():
 
     asyncio.run(main())
     assert renewed.events == [("updated", "/api/notes/1/")]
-    assert expiring not in fanout.paths
+    assert not fanout.subscribed(expiring)
 
 
 def test_a_change_that_could_not_be_recorded_resyncs_every_subscription():
@@ -576,7 +575,7 @@ def test_a_resume_further_behind_than_allowed_is_refused():
         )
 
     assert asyncio.run(subscribe(2)) is None
-    assert fanout.subscriptions == {} and app.renders == []
+    assert not fanout.registry and app.renders == []
     assert asyncio.run(subscribe(3)) is not None
 
 

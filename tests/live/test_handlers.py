@@ -458,7 +458,7 @@ class TestSubscribeOnlyJson(HandlerTestCase):
         reply = await self.ask(ws, id=1, method="SUBSCRIBE", url="/page/")
         assert (reply["id"], reply["status"]) == (1, 400)
         assert "Only JSON resources" in reply["data"]["detail"]
-        assert not self._app.hub.fanout.paths
+        assert not self._app.hub.fanout.registry
 
 
 # Requests Tornado's own handlers refuse: a method they do not list, a form body
