@@ -13,6 +13,7 @@ import asyncio
 import os
 import resource
 import statistics
+import sys
 import time
 import uuid
 from functools import partial
@@ -133,6 +134,7 @@ def main(argv=None):
     if args.only == "crowd":
         return report(crowd(args.subscribers, args.reps))
     started = time.monotonic()
+    progress("per request: the bridge against its peer, side by side")
     versus_lines, ratios = versus.compare(seconds=2, rounds=max(args.reps, 5))
     lines = [
         "# Benchmark results",
@@ -147,6 +149,7 @@ def main(argv=None):
     ]
 
     # The load clients' own ceiling, against a bare Tornado server.
+    progress("the load clients' own ceiling")
     with running("echo") as (port, _):
         ceiling_ws = median_cell(
             [
@@ -166,6 +169,7 @@ def main(argv=None):
         "",
     ]
 
+    progress("rates in-process, then over the web and gthread servers")
     table = {}
     for operation in OPERATIONS:
         for via in ("client", "bridge"):
@@ -236,6 +240,7 @@ def main(argv=None):
         "",
     ]
 
+    progress(f"memory of {args.idle} idle sockets")
     web_idle = idle_memory("web", args.idle)
     echo_idle = idle_memory("echo", args.idle)
     listening = args.subscribers
@@ -249,6 +254,7 @@ def main(argv=None):
         "",
     ]
 
+    progress("the fan-out over two workers, and resumes")
     with running("web", workers=2) as (port, _):
         users = [sign_up(port) for _ in range(FANOUT_USERS)]
         runs, mixed = [], []
@@ -346,6 +352,14 @@ def per_request_targets(ratios, gthread_ratio):
     return [*lines, ""]
 
 
+STARTED = time.monotonic()
+
+
+def progress(what):
+    """One line on stderr as each part begins: the full run takes minutes."""
+    print(f"[{time.monotonic() - STARTED:6.0f} s] {what}", file=sys.stderr, flush=True)
+
+
 def report(lines):
     text = "\n".join(lines) + "\n"
     RESULTS_DIR.mkdir(exist_ok=True)
@@ -361,6 +375,7 @@ def crowd(subscribers, reps):
     `subscribers` distinct users, beside the same sockets anonymous, interleaved
     in one run. Targets: at 1,000 users, p99 at most 2x and events delivered/s
     at least 0.5x the anonymous figures, none missing."""
+    progress(f"the crowd: {subscribers} subscribers signed in as N users")
     sizes = [size for size in CROWD_SIZES if size < subscribers] + [subscribers]
     runs = {size: [] for size in [0, *sizes]}
     with running("web") as (port, _):
