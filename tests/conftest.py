@@ -29,7 +29,7 @@ from django.conf import settings as django_settings
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
-from live import testing, throttling
+from live import localredis, testing, throttling
 from live.redis_client import get_redis
 
 # The browser, its pages and their helpers, for the page tests.
@@ -293,6 +293,37 @@ def wait_until(condition, *, timeout=EVENT_TIMEOUT_SECONDS, interval=0.05):
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(interval)
+
+
+@dataclass
+class OwnRedis:
+    """A Redis of a test's own (on a socket in its folder), to stop, start again
+    (losing everything: it keeps nothing on disk) or attack; `url` for servers."""
+
+    folder: Path
+    name: str = "own-redis"
+
+    @property
+    def url(self):
+        return f"unix://{localredis.socket_path_for(self.folder / '.run', self.name)}"
+
+    def start(self):
+        localredis.ensure_running(self.folder, self.name)
+
+    def stop(self):
+        """Stop it, and wait until it answers no more."""
+        localredis.stop(self.folder, self.name)
+        socket_path = localredis.socket_path_for(self.folder / ".run", self.name)
+        wait_until(lambda: not localredis.answers_ping(socket_path))
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A Redis of this test's own, stopped at the end."""
+    redis = OwnRedis(tmp_path)
+    redis.start()
+    yield redis
+    localredis.stop(tmp_path, redis.name)
 
 
 @pytest.fixture

@@ -15,25 +15,9 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt import serializers as jwt_serializers
 from websockets.sync.client import connect
 
-from live import localredis
-from tests.conftest import EVENT_TIMEOUT_SECONDS, PASSWORD, server_token, wait_until
+from tests.conftest import EVENT_TIMEOUT_SECONDS, PASSWORD, server_token
 
 NOTES = "/api/notes/"
-
-
-@pytest.fixture
-def own_redis(tmp_path):
-    """A Redis of this test's own, to be restarted without persistence."""
-    url = localredis.ensure_running(tmp_path, "sessions-redis")
-    yield url
-    localredis.stop(tmp_path, "sessions-redis")
-
-
-def restart_losing_everything(tmp_path):
-    localredis.stop(tmp_path, "sessions-redis")
-    socket = localredis.socket_path_for(tmp_path / ".run", "sessions-redis")
-    wait_until(lambda: not localredis.answers_ping(socket))
-    localredis.ensure_running(tmp_path, "sessions-redis")
 
 
 def sign_in(base, user):
@@ -51,18 +35,19 @@ def get_over_socket(server, access):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_signed_out_token_stays_refused_after_redis_loses_everything(
-    server_factory, own_redis, tmp_path
+    server_factory, own_redis
 ):
     """Signed out, then Redis restarted without persistence: the access token is
     still 401 over HTTP and WebSocket; another session is still served."""
-    server = server_factory(REDIS_URL=own_redis)
+    server = server_factory(REDIS_URL=own_redis.url)
     user = User.objects.create_user("durable", password=PASSWORD)
     ended, other = sign_in(server.url, user), sign_in(server.url, user)
     signed_out = requests.post(
         f"{server.url}/api/auth/token/blacklist/", json={"refresh": ended["refresh"]}
     )
     assert signed_out.status_code == 200
-    restart_losing_everything(tmp_path)
+    own_redis.stop()  # without persistence: everything it held is lost
+    own_redis.start()
     for _ in range(3):  # the first refusal is cached again; later ones read it
         refused = requests.get(f"{server.url}{NOTES}", headers=auth(ended["access"]))
         assert refused.status_code == 401
@@ -74,16 +59,14 @@ def test_a_signed_out_token_stays_refused_after_redis_loses_everything(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_redis_fault_while_authenticating_is_503_with_retry_after(
-    server_factory, own_redis, tmp_path
+    server_factory, own_redis
 ):
     """With Redis down, a signed-in request is answered 503 with `Retry-After`
     on both transports, never a 500 with a traceback."""
-    server = server_factory(REDIS_URL=own_redis)
+    server = server_factory(REDIS_URL=own_redis.url)
     user = User.objects.create_user("outage", password=PASSWORD)
     access = server_token(user)
-    localredis.stop(tmp_path, "sessions-redis")
-    socket = localredis.socket_path_for(tmp_path / ".run", "sessions-redis")
-    wait_until(lambda: not localredis.answers_ping(socket))
+    own_redis.stop()
     response = requests.get(f"{server.url}{NOTES}", headers=auth(access))
     assert response.status_code == 503
     assert int(response.headers["Retry-After"]) > 0

@@ -17,7 +17,6 @@ from django.utils import timezone
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from live import localredis
 from live.redis_client import get_redis
 from live.testing import receive
 from snippets.models import Snippet
@@ -262,28 +261,13 @@ def test_erase_command_deletions_are_heard(subscriber_server, shared_prefix):
     }
 
 
-@pytest.fixture
-def own_redis(tmp_path):
-    """A Redis of this test's own, so it can be stopped and started again."""
-    url = localredis.ensure_running(tmp_path, "events-redis")
-    yield url
-    localredis.stop(tmp_path, "events-redis")
-
-
-def own_redis_answers(tmp_path):
-    return localredis.answers_ping(
-        localredis.socket_path_for(tmp_path / ".run", "events-redis")
-    )
-
-
-def test_redis_restart_tells_subscribers_to_resync(server_factory, own_redis, tmp_path):
+def test_redis_restart_tells_subscribers_to_resync(server_factory, own_redis):
     """When Redis comes back, subscribers get `resync`, then events flow again."""
-    server = server_factory(REDIS_URL=own_redis, REDIS_KEY_PREFIX=SHARED_PREFIX)
+    server = server_factory(REDIS_URL=own_redis.url, REDIS_KEY_PREFIX=SHARED_PREFIX)
     with connect(server.ws_url) as ws:
         subscribe(ws, "/api/snippets/")
-        localredis.stop(tmp_path, "events-redis")
-        wait_until(lambda: not own_redis_answers(tmp_path))
-        localredis.ensure_running(tmp_path, "events-redis")
+        own_redis.stop()
+        own_redis.start()
         assert receive(ws) == {"event": "resync", "url": "/api/snippets/"}
         created = requests.post(
             f"{server.url}/api/snippets/", json={"title": "after", "code": "1"}
@@ -294,12 +278,11 @@ def test_redis_restart_tells_subscribers_to_resync(server_factory, own_redis, tm
 
 
 def test_requests_needing_redis_fail_cleanly_while_it_is_down(
-    server_factory, own_redis, tmp_path
+    server_factory, own_redis
 ):
     """With Redis gone, throttled requests get a 503 with a detail, not a traceback."""
-    server = server_factory(REDIS_URL=own_redis)
-    localredis.stop(tmp_path, "events-redis")
-    wait_until(lambda: not own_redis_answers(tmp_path))
+    server = server_factory(REDIS_URL=own_redis.url)
+    own_redis.stop()
     response = requests.get(f"{server.url}/api/snippets/")
     with connect(server.ws_url) as ws:
         ws.send(json.dumps({"id": 1, "url": "/api/snippets/"}))
@@ -337,11 +320,15 @@ def test_redis_that_stops_answering_is_noticed_and_nothing_is_missed(
     """A link that goes silent (here: Redis paused) is found dead within a
     bounded time and read again from where it stopped: no change is lost."""
     server = server_factory(
-        REDIS_URL=own_redis, REDIS_KEY_PREFIX=SHARED_PREFIX, REDIS_TIMEOUT_SECONDS=1
+        REDIS_URL=own_redis.url,
+        REDIS_KEY_PREFIX=SHARED_PREFIX,
+        REDIS_TIMEOUT_SECONDS=1,
     )
     with connect(server.ws_url) as ws:
         subscribe(ws, "/api/snippets/")
-        redis.Redis.from_url(own_redis).execute_command("CLIENT", "PAUSE", 3000, "ALL")
+        redis.Redis.from_url(own_redis.url).execute_command(
+            "CLIENT", "PAUSE", 3000, "ALL"
+        )
         wait_until(lambda: "History unreadable" in server.log())
         responses = []  # 503s while Redis is paused (the throttle needs it)
         wait_until(

@@ -17,7 +17,6 @@ from websockets.asyncio.client import connect as async_connect
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from live import localredis
 from live.conf import live_settings
 from live.redis_client import get_redis
 from live.testing import receive
@@ -161,19 +160,11 @@ def test_change_that_could_not_be_recorded_is_followed_by_resync(
     assert event["url"] == f"/api/snippets/{recorded.pk}/"
 
 
-@pytest.fixture
-def own_redis(tmp_path):
-    """A Redis of this test's own, whose clients may be killed."""
-    url = localredis.ensure_running(tmp_path, "positions-redis")
-    yield url
-    localredis.stop(tmp_path, "positions-redis")
-
-
 def test_killed_history_connection_misses_nothing(server_factory, own_redis):
     """When the fan-out's Redis connection is killed, it reads on from where it
     was: changes made meanwhile arrive, and no resync is needed."""
-    server = server_factory(REDIS_URL=own_redis, REDIS_TIMEOUT_SECONDS=1)
-    admin = redis.Redis.from_url(own_redis)
+    server = server_factory(REDIS_URL=own_redis.url, REDIS_TIMEOUT_SECONDS=1)
+    admin = redis.Redis.from_url(own_redis.url)
     with connect(server.ws_url) as ws:
         subscribe(ws)
         admin.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
