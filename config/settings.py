@@ -25,11 +25,14 @@ from live.limits import ServerConfig
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+TRUE_WORDS = {"1", "true", "yes", "on"}
+
+
 def env_bool(name, default):
     value = os.environ.get(name)
     if value is None or value == "":
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    return value.strip().lower() in TRUE_WORDS
 
 
 def env_int(name, default):
@@ -59,7 +62,7 @@ def local_debug():
     dotenv = BASE_DIR / ".env"
     lines = dotenv.read_text().splitlines() if dotenv.exists() else []
     values = dict(line.split("=", 1) for line in lines if line[:1].isalpha())
-    return values.get("LOCAL_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}
+    return values.get("LOCAL_DEBUG", "").strip().lower() in TRUE_WORDS
 
 
 DEBUG = env_bool("DEBUG", "SECRET_KEY" not in os.environ and local_debug())

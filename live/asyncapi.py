@@ -121,6 +121,15 @@ class Builder:
         }
         return {"$ref": f"#/channels/api/messages/{name}"}
 
+    def replies(self, name, request, payloads):
+        """One reply message per status of `payloads`; their references."""
+        return [
+            self.message(
+                f"{name}_reply_{status}", payload, f"The reply to {request}: {status}"
+            )
+            for status, payload in payloads.items()
+        ]
+
     def channel(self):
         refs = {
             name: {"$ref": f"#/components/messages/{name}"} for name in self.messages
@@ -144,16 +153,13 @@ class Builder:
             f"{wire_method} {path}",
             **{"x-path": path},  # its parameters, for the playground's form
         )
-        replies = [
-            self.message(
-                f"{name}_reply_{status}",
-                payload,
-                f"The reply to {wire_method} {path}: {status}",
-            )
-            for status, payload in reply_payloads(
+        replies = self.replies(
+            name,
+            f"{wire_method} {path}",
+            reply_payloads(
                 wire_method, responses(operation), wire_method == "SUBSCRIBE"
-            ).items()
-        ]
+            ),
+        )
         error = {"$ref": "#/channels/api/messages/protocol_error"}
         self.operations[name] = {
             "action": "send",
@@ -173,16 +179,9 @@ class Builder:
             **{"x-path": path},
         )
         described = {"type": "object", "description": "The view, as DRF describes it."}
-        replies = [
-            self.message(
-                f"{name}_reply_{status}",
-                payload,
-                f"The reply to OPTIONS {path}: {status}",
-            )
-            for status, payload in reply_payloads(
-                "OPTIONS", {200: described}, False
-            ).items()
-        ]
+        replies = self.replies(
+            name, f"OPTIONS {path}", reply_payloads("OPTIONS", {200: described}, False)
+        )
         error = {"$ref": "#/channels/api/messages/protocol_error"}
         self.operations[name] = {
             "action": "send",

@@ -16,8 +16,6 @@ Credentials and rights, as every process hears of them.
   (docs/forking.md).
 """
 
-import json
-
 from django.contrib.auth.models import Group, Permission, User
 from django.db.models.signals import (
     m2m_changed,
@@ -35,7 +33,7 @@ from live.contract import (
     RIGHTS_COUNTER_SUFFIX,
 )
 from live.redis_client import get_redis
-from live.tracking import publish_on_commit
+from live.tracking import append, publish_on_commit
 from live.views import identity
 
 # What the default rules read (`is_active` and `password` end credentials).
@@ -66,13 +64,10 @@ def rights_changed(*user_ids):
     identities = sorted({identity(pk) for pk in user_ids if pk is not None})
     if not identities:
         return
-    stream = live_settings.EVENTS_STREAM
-    trim = {"maxlen": live_settings.EVENTS_HISTORY, "approximate": False}
     with get_redis().pipeline(transaction=True) as pipe:
         for name in identities:
-            record = json.dumps({"event": RIGHTS_CHANGING, "identity": name})
-            pipe.xadd(stream, {"event": record}, **trim)
-        pipe.incr(stream + RIGHTS_COUNTER_SUFFIX)
+            append(pipe, {"event": RIGHTS_CHANGING, "identity": name})
+        pipe.incr(live_settings.EVENTS_STREAM + RIGHTS_COUNTER_SUFFIX)
         pipe.execute()
     for name in identities:
         publish_on_commit({"event": RIGHTS_CHANGED, "identity": name})

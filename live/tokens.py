@@ -16,6 +16,7 @@ A refresh token of a user deleted since is a dead credential like any other:
 401, not a server error.
 """
 
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
@@ -97,11 +98,8 @@ def end_session(session_id, *, user_id):
             session_id=session_id,
             defaults={"user_id": user_id, "keep_until": keep_until},
         )
-        try:
-            get_redis().set(_key(session_id), ENDED, ex=_ended_seconds())
-        except RedisError:
-            metrics.redis_errors.labels("sessions").inc()
-            raise SessionsUnavailable() from None
+        with _sessions_cache() as cache:
+            cache.set(_key(session_id), ENDED, ex=_ended_seconds())
         revoke(user_id, session=session_id)
 
 
@@ -158,12 +156,20 @@ class SignOutSerializer(TokenBlacklistSerializer):
         return {}
 
 
-def _ended(session_id):
+@contextmanager
+def _sessions_cache():
+    """The Redis that caches sessions; a fault with it is a 503 (with
+    `Retry-After`), never a 500."""
     try:
-        return session_ended(session_id)
+        yield get_redis()
     except RedisError:
         metrics.redis_errors.labels("sessions").inc()
         raise SessionsUnavailable() from None
+
+
+def _ended(session_id):
+    with _sessions_cache():
+        return session_ended(session_id)
 
 
 class SessionJWTAuthentication(JWTAuthentication):

@@ -38,19 +38,29 @@ log = logging.getLogger(__name__)
 # record it makes is preceded by a `resync`, so no subscriber is left wrong in
 # silence; the fan-out also sends one when its own link comes back.
 unrecorded = threading.Event()
-RESYNC = json.dumps({"event": "resync"})
+RESYNC = {"event": "resync"}
+
+
+def append(writer, event):
+    """Append `event` to the history through `writer` (a Redis client, or a
+    pipeline that sends it with other commands), capped at `EVENTS_HISTORY`."""
+    encoded = json.dumps(event, separators=(",", ":"), cls=DjangoJSONEncoder)
+    writer.xadd(
+        live_settings.EVENTS_STREAM,
+        {"event": encoded},
+        maxlen=live_settings.EVENTS_HISTORY,
+        approximate=False,
+    )
 
 
 def publish(event):
     """Append `event` to the history; a Redis fault is logged and remembered."""
     client = get_redis()
-    options = {"maxlen": live_settings.EVENTS_HISTORY, "approximate": False}
     try:
         if unrecorded.is_set():
-            client.xadd(live_settings.EVENTS_STREAM, {"event": RESYNC}, **options)
+            append(client, RESYNC)
             unrecorded.clear()
-        encoded = json.dumps(event, separators=(",", ":"), cls=DjangoJSONEncoder)
-        client.xadd(live_settings.EVENTS_STREAM, {"event": encoded}, **options)
+        append(client, event)
     except RedisError as exc:
         metrics.redis_errors.labels("history").inc()
         unrecorded.set()

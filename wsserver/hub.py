@@ -256,9 +256,8 @@ class Hub:
         metrics.drains.inc()
         if self.in_django:
             log.info("Draining: %d requests in flight", self.in_django)
-            try:
-                await asyncio.wait_for(self._idle.wait(), timeout)
-            except TimeoutError:
+            await self.until_idle(timeout=timeout)
+            if self.in_django:
                 log.warning("Drain timed out after %ss", timeout)
         for handler in list(self.connections):
             handler.close(CLOSE_GOING_AWAY, "Server is shutting down.")
