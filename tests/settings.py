@@ -8,8 +8,9 @@ os.environ.setdefault("DEBUG", "true")
 
 from config.settings import *  # noqa: F403
 
-# A second live resource, added as docs/forking.md says (tests/test_forking.py).
-INSTALLED_APPS = [*INSTALLED_APPS, "tests.notes"]  # noqa: F405
+# A second live resource, added as docs/forking.md says (tests/live/test_forking.py).
+# (Labelled `suite_notes`: a fork's own `notes` app may stand beside it.)
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.apps.SuiteNotesConfig"]  # noqa: F405
 # Notes with a per-user field, at /api/my-notes/ (never a shared render).
 INSTALLED_APPS += ["tests.mine"]
 # Sign-ups and sign-ins in tests need no key stretching.

@@ -67,13 +67,13 @@ def test_the_guide_shows_the_tested_app_file_for_file():
 
 def test_the_guide_s_migration_is_the_one_the_model_needs():
     """`python manage.py makemigrations notes`, as the guide runs it, has
-    nothing left to write."""
+    nothing left to write (for the suite's copy, labelled `suite_notes`)."""
     check = subprocess.run(
         [
             sys.executable,
             "manage.py",
             "makemigrations",
-            "notes",
+            "suite_notes",
             "--check",
             "--dry-run",
         ],
@@ -230,7 +230,8 @@ def test_the_guide_s_live_page_shows_notes_as_they_come_and_go(
 def test_a_newcomer_adds_the_guide_s_resource_with_its_commands_as_written(tmp_path):
     """On a copy of the repository, with a plain shell's environment (no
     settings at all): the guide's commands make the app and its migration, its
-    files go in as shown, and the project checks clean and migrates."""
+    files go in as shown, the project checks clean and migrates, and its suite
+    starts."""
     copy = tmp_path / "fork"
     shutil.copytree(
         PROJECT_DIR,
@@ -280,5 +281,7 @@ def test_a_newcomer_adds_the_guide_s_resource_with_its_commands_as_written(tmp_p
         shell(makemigrations)
         assert (copy / "notes" / "migrations" / "0001_initial.py").exists()
         shell(".venv/bin/python manage.py check && .venv/bin/python manage.py migrate")
+        # Its suite still starts beside the suite's own copy of the guide's app.
+        shell(".venv/bin/python -m pytest --collect-only -q -p no:cacheprovider")
     finally:
         localredis.stop(copy)
