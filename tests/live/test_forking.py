@@ -8,11 +8,9 @@ over SSE too, and its own visibility rule applied to its events.
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
@@ -20,13 +18,11 @@ from django.contrib.auth.models import User
 from playwright.sync_api import expect
 from websockets.sync.client import connect
 
-from live import localredis
 from live.testing import next_event
 from tests.conftest import (
     EVENT_TIMEOUT_SECONDS,
     PROJECT_DIR,
     EventStream,
-    plain_shell_env,
     server_token,
     use_key_prefix,
 )
@@ -224,64 +220,3 @@ def test_the_guide_s_live_page_shows_notes_as_they_come_and_go(
     requests.delete(url, headers=headers)
     requests.delete(f"{server.url}{NOTES}{before['id']}/", headers=headers)
     expect(notes).to_have_count(0)
-
-
-@pytest.mark.slow
-def test_a_newcomer_adds_the_guide_s_resource_with_its_commands_as_written(tmp_path):
-    """On a copy of the repository, with a plain shell's environment (no
-    settings at all): the guide's commands make the app and its migration, its
-    files go in as shown, the project checks clean and migrates, and its suite
-    starts."""
-    copy = tmp_path / "fork"
-    shutil.copytree(
-        PROJECT_DIR,
-        copy,
-        ignore=shutil.ignore_patterns(
-            ".git", ".venv", ".run", "node_modules", "staticfiles", "*.sqlite3"
-        ),
-    )
-    # The virtualenv running this test (a copy of the repository has none).
-    (copy / ".venv").symlink_to(Path(sys.executable).parent.parent)
-    env = plain_shell_env()
-
-    def shell(script):
-        done = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", script],
-            cwd=copy,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-        return done
-
-    try:
-        shell(guide_commands("2. Add a resource"))  # startapp
-        for path, code in guide_files().items():
-            (copy / path).parent.mkdir(parents=True, exist_ok=True)
-            (copy / path).write_text(code)
-        settings_file = copy / "config" / "settings.py"
-        settings_file.write_text(
-            settings_file.read_text().replace(
-                '    "live",\n', '    "live",\n    "notes",\n', 1
-            )
-        )
-        urls_file = copy / "config" / "urls.py"
-        urls_file.write_text(
-            urls_file.read_text().replace(
-                '    path("admin/", admin.site.urls),\n',
-                '    path("admin/", admin.site.urls),\n'
-                '    path("api/", include("notes.urls")),\n',
-                1,
-            )
-        )
-        section = GUIDE.read_text().split("## 2. Add a resource", 1)[1]
-        makemigrations = re.findall(r"```sh\n(.*?)```", section, re.S)[1]
-        shell(makemigrations)
-        assert (copy / "notes" / "migrations" / "0001_initial.py").exists()
-        shell(".venv/bin/python manage.py check && .venv/bin/python manage.py migrate")
-        # Its suite still starts beside the suite's own copy of the guide's app.
-        shell(".venv/bin/python -m pytest --collect-only -q -p no:cacheprovider")
-    finally:
-        localredis.stop(copy)

@@ -50,7 +50,7 @@ class NoteSerializer(FieldsBuiltOnce, BuiltEachTimeNoteSerializer):
 
 class BuiltEachTimeUserSerializer(serializers.ModelSerializer):
     notes = RelativeHyperlinkedRelatedField(
-        source="note_set", many=True, read_only=True, view_name="note-detail"
+        source="suite_notes", many=True, read_only=True, view_name="note-detail"
     )
 
     class Meta:

@@ -4,7 +4,13 @@ from django.db.models import Q
 
 
 class Note(models.Model):
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    # A user's notes are `user.notes`: named after the app, so that a second copy
+    # of this model (the starter's suite keeps one) never clashes with it.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="%(app_label)s",
+    )
     text = models.CharField(max_length=200)
     shared = models.BooleanField(default=False)
 

@@ -31,6 +31,7 @@ class Migration(migrations.Migration):
                     "owner",
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.CASCADE,
+                        related_name="%(app_label)s",
                         to=settings.AUTH_USER_MODEL,
                     ),
                 ),
