@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import os
 import resource
+import signal
 import statistics
 import sys
 import time
@@ -29,6 +30,7 @@ from bench.servers import (
     prepare_database,
     resident_mib,
     running,
+    stop_all,
 )
 
 OPERATIONS = {
@@ -128,6 +130,11 @@ def main(argv=None):
         "--only", choices=["crowd"], help="run one section (the crowd fan-out)"
     )
     args = parser.parse_args(argv)
+    # Ctrl-C (or a TERM) stops the bench at once, whatever it is waiting on, and
+    # the servers it started with it: its load clients wait on sockets without
+    # timeouts, and asyncio would only cancel the task at hand.
+    signal.signal(signal.SIGINT, interrupted)
+    signal.signal(signal.SIGTERM, interrupted)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     prepare_database()
@@ -353,6 +360,12 @@ def per_request_targets(ratios, gthread_ratio):
 
 
 STARTED = time.monotonic()
+
+
+def interrupted(signum, frame):
+    print("Interrupted: stopping the servers.", file=sys.stderr, flush=True)
+    stop_all()
+    os._exit(128 + signum)
 
 
 def progress(what):

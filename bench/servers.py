@@ -87,6 +87,19 @@ def free_port():
         return sock.getsockname()[1]
 
 
+# The servers running now, stopped by `stop_all` when the bench is interrupted.
+RUNNING: set[subprocess.Popen] = set()
+
+
+def stop_all():
+    """Stop every server still running (the bench was interrupted)."""
+    for process in list(RUNNING):
+        process.terminate()
+    for process in list(RUNNING):
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=30)
+
+
 @contextlib.contextmanager
 def running(kind, *, workers=1, env=None, cpus=None):
     """Run a server of `kind` (web, gthread, dcrf, echo) and yield `(port, pids)`;
@@ -155,12 +168,14 @@ def running(kind, *, workers=1, env=None, cpus=None):
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    RUNNING.add(process)
     try:
         wait_until_serving(port, process)
         yield port, worker_pids(process.pid)
     finally:
         process.terminate()
         process.wait(timeout=30)
+        RUNNING.discard(process)
         log.close()
 
 
