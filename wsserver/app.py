@@ -20,7 +20,7 @@ from wsserver.bridge import Bridge
 from wsserver.handlers import ApiSocketHandler
 from wsserver.history import History
 from wsserver.http import BodyLimit, DjangoContainer, log_request
-from wsserver.hub import Hub
+from wsserver.process import LiveProcess
 from wsserver.sse import EventStreamHandler
 from wsserver.wsgi import WSGIApp
 
@@ -39,10 +39,10 @@ class SocketApplication(tornado.web.Application):
     def __init__(self, *, wsgi_app: WSGIApp, config: ServerConfig, history: History):
         self.config = config
         executor = ThreadPoolExecutor(config.threads, thread_name_prefix="django")
-        self.hub = Hub(
+        self.process = LiveProcess(
             bridge=Bridge(wsgi_app), executor=executor, history=history, config=config
         )
-        self.django = DjangoContainer(wsgi_app, hub=self.hub)
+        self.django = DjangoContainer(wsgi_app, process=self.process)
         super().__init__(
             [
                 (WEBSOCKET_PATH, ApiSocketHandler),
@@ -50,7 +50,7 @@ class SocketApplication(tornado.web.Application):
             ],
             websocket_max_message_size=config.max_message_bytes,
             # No `websocket_ping_interval`: Tornado would keep a task per socket
-            # for it. The hub pings every socket from one timer (`keep_alive`).
+            # for it. The process pings every socket from one timer (`keep_alive`).
             log_function=log_request,
         )
 
@@ -106,10 +106,12 @@ def start_serving(app: SocketApplication) -> None:
     config = app.config
     # Sockets that neither send nor listen are closed; checked a few times a period.
     PeriodicCallback(
-        partial(app.hub.close_idle, idle_seconds=config.idle_timeout_seconds),
+        partial(app.process.close_idle, idle_seconds=config.idle_timeout_seconds),
         config.idle_timeout_seconds * 1000 / 4,
     ).start()
-    PeriodicCallback(app.hub.keep_alive, config.ping_interval_seconds * 1000).start()
+    PeriodicCallback(
+        app.process.keep_alive, config.ping_interval_seconds * 1000
+    ).start()
     # What start-up made (Django, the apps, the URLconf) lives as long as the
     # process: freeze it, so the collector's full passes do not walk it again.
     gc.collect()
@@ -135,8 +137,8 @@ async def shutdown(server: HTTPServer, app: SocketApplication) -> None:
     connection kept alive only between requests, never under one that reached
     Django (it replies first, with `Connection: close`)."""
     server.stop()
-    await app.hub.drain(timeout=app.config.drain_seconds)
-    await app.hub.until_idle(timeout=app.config.drain_seconds)
+    await app.process.drain(timeout=app.config.drain_seconds)
+    await app.process.until_idle(timeout=app.config.drain_seconds)
     # No await between the check above and these closes: no request can enter
     # Django in between (requests enter on this loop).
     for connection in list(server._connections):

@@ -4,7 +4,7 @@ The request bridge: one message in, a WSGI request through the app, one reply ou
 The path of a frame, top to bottom:
 
     frame   -> handlers.ApiSocketHandler.on_message: parse (protocol.py), limits
-            -> hub.Hub.call_bridge: off the IOLoop, onto a Django thread
+            -> process.LiveProcess.call_bridge: off the IOLoop, onto a Django thread
             -> Bridge.handle: build_environ, then the WSGI app
             -> Django: middleware, URL resolution, auth, permissions, throttles
             -> reply (protocol.reply): status, headers, parsed body
@@ -164,6 +164,6 @@ class Bridge:
 
     def handle(self, message: Message, peer: Peer, marks: Mapping = {}) -> dict:
         """Answer `message`, an HTTP method, with its reply. `marks` go into the
-        environ as they are: what the server tells the app (wsserver/audience.py)."""
+        environ as they are: what the server tells the app (wsserver/credentials.py)."""
         environ = {**build_environ(message, peer), **marks}
         return response_reply(message, call_app(self.app, environ))

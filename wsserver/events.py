@@ -1,7 +1,7 @@
 """
 Event fan-out: one reader of the history per process, delivering each change to
 the subscriptions at or above its URL, in order, once, as each subscriber's own
-GET shows it (wsserver/audience.py), rendered once per render key: subscribers
+GET shows it (wsserver/credentials.py), rendered once per render key: subscribers
 of one cohort share a render (wsserver/renders.py keeps it for those catching
 up).
 
@@ -19,12 +19,12 @@ or are revoked.
 The path of a change, top to bottom:
 
     History.read_after (history.py)
-      -> EventFanout._read_forever -> deliver(entry)
+      -> HistoryReader (reader.py) -> EventFanout.deliver(entry)
       -> registry.hearing(entry) (subscriptions.py): who hears it, grouped by
-         Credentials.render_key (audience.py): a cohort's, or one identity's
+         Credentials.render_key (credentials.py): a cohort's, or one identity's
       -> _show(entry, key, group), once per key:
          RenderCache.share (renders.py) -> _render -> the app's GET of the
-         resource on Django's threads (audience.render -> threads.py ->
+         resource on Django's threads (credentials.render -> threads.py ->
          bridge.py) -> event_for: created, updated, deleted or nothing
       -> _apart: who may not share it (see below), shown by renders of their own
       -> send_text to each subscriber (handlers.py: a socket; sse.py: a stream)
@@ -49,11 +49,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from functools import partial
 
-from redis.exceptions import RedisError
-
 from live import metrics
 from live.contract import COHORT_HEADER, REVOKED, RIGHTS_CHANGED, RIGHTS_CHANGING
-from wsserver.audience import (
+from wsserver.credentials import (
     Credentials,
     CredentialsEnded,
     RenderFailed,
@@ -62,6 +60,7 @@ from wsserver.audience import (
 )
 from wsserver.history import START, Entry, History, Position, StreamId
 from wsserver.protocol import encode
+from wsserver.reader import HistoryReader
 from wsserver.renders import RenderCache, Rendered
 from wsserver.subscriptions import (
     Subscriber,
@@ -72,8 +71,6 @@ from wsserver.subscriptions import (
 
 log = logging.getLogger(__name__)
 
-RECONNECT_MIN_SECONDS = 0.1
-RECONNECT_MAX_SECONDS = 5.0
 EXPIRED = "Token expired: subscribe again with a new one."
 REVOKED_DETAIL = "Signed out, password changed or deactivated: sign in again."
 
@@ -101,12 +98,8 @@ class EventFanout:
         self.renders = RenderCache(max_bytes=render_cache_bytes)
         self.replays = asyncio.Semaphore(replays_at_once)
         self.registry = SubscriptionRegistry()
-        self.epoch: str | None = None
-        self.cursor: StreamId | None = None  # the last change read
-        self._reader: asyncio.Task | None = None
-        self._reading = asyncio.Event()
+        self.reader = HistoryReader(history, deliver=self.deliver, resync=self.resync)
         self.rendered = 0  # renders of live changes so far, to count per change
-        self._failed = False  # the last read of the history failed
         # The last `rights-changing` heard per identity: its subscriptions made
         # from before it are rendered alone.
         self.regrouped: dict[str, StreamId] = {}
@@ -116,8 +109,7 @@ class EventFanout:
         """A position at or before every change committed so far: the last one
         this process read (for a snapshot about to be read; nothing committed
         before the snapshot can come after it unheard)."""
-        await self._start()
-        return Position(self.epoch, self.cursor)
+        return await self.reader.position()
 
     async def subscribe(
         self,
@@ -132,10 +124,8 @@ class EventFanout:
         `None` if the history no longer holds everything since, or holds more
         than `most` changes since (the caller sends a snapshot instead). It
         hears nothing until `catch_up` has run."""
-        await self._start()
-        if after.epoch != self.epoch or not await self.history.reaches_back_to(
-            after.id
-        ):
+        now = await self.reader.position()
+        if after.epoch != now.epoch or not await self.history.reaches_back_to(after.id):
             return None
         path = subscription_path(url)
         self.unsubscribe(subscriber, path)
@@ -147,7 +137,7 @@ class EventFanout:
         # Read with the subscription in place: what the reader reads meanwhile
         # waits in its backlog (repeats are dropped by position).
         missed = await self.history.between(
-            after.id, self.cursor, self.epoch, most=most
+            after.id, self.reader.cursor, now.epoch, most=most
         )
         if missed is None:
             if self.current(subscription):
@@ -350,7 +340,8 @@ class EventFanout:
         count = await self.history.rights_count()
         if count == self.rights_count:
             return
-        for entry in await self.history.after(self.cursor, self.epoch):
+        reader = self.reader
+        for entry in await self.history.after(reader.cursor, reader.epoch):
             if entry.event == RIGHTS_CHANGING:
                 self.regroup(entry)
         self.rights_count = count
@@ -383,44 +374,6 @@ class EventFanout:
         """Tell every subscription that changes were lost: fetch again."""
         for subscription in self.registry.all():
             subscription.subscriber.send_text(_resync(subscription.path))
-
-    async def _start(self) -> None:
-        if self._reader is None:
-            self._reader = asyncio.ensure_future(self._read_forever())
-        await self._reading.wait()
-
-    async def _read_forever(self) -> None:
-        delay = RECONNECT_MIN_SECONDS
-        while True:
-            try:
-                await self._resume()
-                if self._failed:
-                    metrics.redis_reconnects.inc()
-                delay, self._failed = RECONNECT_MIN_SECONDS, False
-                while True:
-                    for entry in await self.history.read_after(self.cursor, self.epoch):
-                        self.cursor = entry.id
-                        lag = max(0.0, time.time() - entry.committed_at)
-                        metrics.history_lag.set(lag)
-                        await self.deliver(entry)
-            except (RedisError, OSError) as exc:
-                metrics.redis_errors.labels("history").inc()
-                self._failed = True
-                log.warning("History unreadable (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RECONNECT_MAX_SECONDS)
-
-    async def _resume(self) -> None:
-        """Go on from the last change read; if the history lost it, resync."""
-        if self.cursor is not None:
-            same_epoch = await self.history.epoch() == self.epoch
-            if same_epoch and await self.history.reaches_back_to(self.cursor):
-                return
-            log.warning("History lost (Redis restarted?); asking clients to resync")
-            self.resync()
-        latest = await self.history.position()
-        self.epoch, self.cursor = latest.epoch, latest.id
-        self._reading.set()
 
 
 def _resync(path: str) -> str:

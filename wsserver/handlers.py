@@ -61,7 +61,7 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
         # Refused before the upgrade (get() then never runs), so a client sees a
         # plain HTTP status. Not in an override of get(): that coroutine would
         # last as long as the socket, as Tornado's get() does.
-        refusal = self.hub.refusal(self.request, self.address)
+        refusal = self.process.refusal(self.request, self.address)
         if refusal:
             return self.refuse_connection(*refusal)
         # Checked here, exactly: Tornado's own check would also take a page of
@@ -78,7 +78,7 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
         return None
 
     def open(self):
-        self.hub.add(self)
+        self.process.add(self)
 
     def keep_alive(self) -> None:
         """Ping; a peer that has not answered the previous ping is dropped. As
@@ -99,7 +99,7 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
         self.state.ping_unanswered = False
 
     def on_close(self):
-        self.hub.remove(self)
+        self.process.remove(self)
 
     def on_message(self, message):
         if self.ws_connection is None or self.ws_connection.is_closing():
@@ -111,14 +111,14 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
         except BadMessage as error:
             return self.send(error.reply())
         limit = self.config.max_in_flight
-        if self.hub.draining:
+        if self.process.draining:
             self.refuse(
                 parsed, 503, "Server is shutting down; retry elsewhere.", "draining"
             )
         elif self.state.in_flight >= limit:
             detail = f"Over {limit} requests in flight; wait for replies."
             self.refuse(parsed, 429, detail, "in_flight")
-        elif self.hub.full:
+        elif self.process.full:
             detail = "Server is busy; retry shortly."
             self.refuse(parsed, 503, detail, "queue", retry_after=1)
         elif parsed.method == "UNSUBSCRIBE":
@@ -127,7 +127,7 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
             self.state.in_flight += 1
             task = asyncio.ensure_future(self.serve(parsed))
             task.add_done_callback(self._served)
-            self.hub.keep(task)
+            self.process.keep(task)
 
     def _served(self, task: asyncio.Task) -> None:
         self.state.in_flight -= 1
@@ -160,7 +160,7 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
         self.send(reply(status=429, id=frame_id, detail=detail, retry_after=1))
 
     def unsubscribe(self, message: Message) -> dict:
-        if self.hub.unsubscribe(self, message.url):
+        if self.process.unsubscribe(self, message.url):
             return reply(status=200, detail="Unsubscribed.", **message.echo)
         return reply(status=404, detail="Not subscribed to this URL.", **message.echo)
 
@@ -170,14 +170,14 @@ class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
         subscription = None
         try:
             if message.method == "SUBSCRIBE":
-                answer, subscription = await self.hub.subscribe(
+                answer, subscription = await self.process.subscribe(
                     self, message, self.state.peer, limit=self.config.max_subscriptions
                 )
             else:
-                answer = await self.hub.call_bridge(message, self.state.peer)
+                answer = await self.process.call_bridge(message, self.state.peer)
         except Exception:  # deliberately broad: any failure is this message's 500
             log.exception("Bridge failed: id=%r %s %s", *message.echo.values())
             answer = reply(status=500, detail="Internal server error.", **message.echo)
         self.send(answer)
         if subscription is not None:  # what changed since, after the reply
-            await self.hub.catch_up(subscription)
+            await self.process.catch_up(subscription)

@@ -101,7 +101,7 @@ def peer_from(request: HTTPServerRequest, *, transport: str = "websocket") -> Pe
 
 class ClientConnection:
     """What a socket and an event stream share (a mixin for `RequestHandler`s):
-    the hub and its limits, the client's address, and a plain JSON refusal
+    the live process and its limits, the client's address, and a plain JSON refusal
     before any upgrade or stream begins."""
 
     def initialize(self):
@@ -111,7 +111,7 @@ class ClientConnection:
         )
 
     # Read from the application, not kept on each connection (see SocketState).
-    hub = property(lambda self: self.application.hub)
+    process = property(lambda self: self.application.process)
     config = property(lambda self: self.application.config)
 
     def origin_admitted(self) -> bool:

@@ -22,7 +22,7 @@ from wsserver.handshake import client_address
 from wsserver.wsgi import WSGIApp, as_http_servers_do
 
 if TYPE_CHECKING:
-    from wsserver.hub import Hub
+    from wsserver.process import LiveProcess
 
 # After refusing a body: how long, and how many reads, to discard the rest.
 LINGER_SECONDS = 2
@@ -71,7 +71,7 @@ def request_id_of(request: httputil.HTTPServerRequest) -> str:
 
 
 class DjangoContainer(WSGIContainer, httputil.HTTPServerConnectionDelegate):
-    """Tornado's WSGI container on the hub's threads, counted in the hub, so that
+    """Tornado's WSGI container on the live process's threads, counted in it, so that
     a drain waits for HTTP requests too and a full queue answers 503 at once.
 
     Requests reach it whole and untouched (`WholeRequest`): not through
@@ -79,12 +79,12 @@ class DjangoContainer(WSGIContainer, httputil.HTTPServerConnectionDelegate):
     to what Django would take) and refuses methods it does not list (a 405
     without `Allow`). Django decides both."""
 
-    def __init__(self, wsgi_app: WSGIApp, *, hub: Hub):
+    def __init__(self, wsgi_app: WSGIApp, *, process: LiveProcess):
         super().__init__(
             self.closing_when_draining(as_http_servers_do(wsgi_app)),
-            executor=hub.executor,
+            executor=process.executor,
         )
-        self.hub = hub
+        self.process = process
 
     def closing_when_draining(self, wsgi_app: WSGIApp) -> WSGIApp:
         """While the process drains, each reply says `Connection: close`, so a
@@ -92,7 +92,7 @@ class DjangoContainer(WSGIContainer, httputil.HTTPServerConnectionDelegate):
         about to close (this server's header, not the app's)."""
 
         def app(environ, start_response):
-            if not self.hub.draining:
+            if not self.process.draining:
                 return wsgi_app(environ, start_response)
 
             def start_closing(status, headers, exc_info=None):
@@ -108,20 +108,24 @@ class DjangoContainer(WSGIContainer, httputil.HTTPServerConnectionDelegate):
         return WholeRequest(self, request_conn)
 
     def __call__(self, request: httputil.HTTPServerRequest) -> None:
-        if self.hub.full:
+        if self.process.full:
             metrics.refusals.labels("queue").inc()
             detail = "Server is busy; retry shortly."
             return respond(
-                request, 503, {"detail": detail}, retry_after=1, config=self.hub.config
+                request,
+                503,
+                {"detail": detail},
+                retry_after=1,
+                config=self.process.config,
             )
-        self.hub.enter("http")
+        self.process.enter("http")
         IOLoop.current().spawn_callback(self._handle_counted, request)
 
     async def _handle_counted(self, request: httputil.HTTPServerRequest) -> None:
         try:
             await self.handle_request(request)
         finally:
-            self.hub.leave("http")
+            self.process.leave("http")
 
     def environ(self, request: httputil.HTTPServerRequest) -> dict:
         # WSGI cannot tell `X_Forwarded_For` from `X-Forwarded-For`: a header

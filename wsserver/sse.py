@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 class EventStreamHandler(handshake.ClientConnection, RequestHandler):
-    """One subscription, streamed; it counts as a connection of the hub."""
+    """One subscription, streamed; it counts as a connection of the live process."""
 
     transport = "events"
 
@@ -59,7 +59,7 @@ class EventStreamHandler(handshake.ClientConnection, RequestHandler):
         if "token" in self.request.query_arguments:
             detail = "Send credentials in the Authorization header."
             return self.refuse_connection(400, detail)
-        refusal = self.hub.refusal(self.request, self.address)
+        refusal = self.process.refusal(self.request, self.address)
         if refusal:
             return self.refuse_connection(*refusal)
         frame = {"method": "SUBSCRIBE", "url": self.get_query_argument("url", "")}
@@ -71,16 +71,16 @@ class EventStreamHandler(handshake.ClientConnection, RequestHandler):
             message = parse_message(json.dumps(frame))
         except BadMessage as error:
             return self.refuse_connection(400, error.detail)
-        self.hub.add(self)
+        self.process.add(self)
         try:
             if await self._start(message):
                 await self.closed  # (the snapshot is not kept meanwhile)
         finally:
-            self.hub.remove(self)
+            self.process.remove(self)
 
     async def _start(self, message) -> bool:
         """Subscribe, send the snapshot and what followed it; `False` if refused."""
-        answer, subscription = await self.hub.subscribe(
+        answer, subscription = await self.process.subscribe(
             self,
             message,
             handshake.peer_from(self.request, transport="events"),
@@ -99,11 +99,11 @@ class EventStreamHandler(handshake.ClientConnection, RequestHandler):
         if not answer.get("recovered"):
             self.write_event("snapshot", answer["position"], json.dumps(answer["data"]))
         self.flush()
-        await self.hub.catch_up(subscription)
+        await self.process.catch_up(subscription)
         return True
 
     def keep_alive(self) -> None:
-        """A comment, so that idle proxies do not cut the stream (the hub calls
+        """A comment, so that idle proxies do not cut the stream (the live process calls
         this for every stream at once, every `WS_PING_INTERVAL_SECONDS`)."""
         self._send(": ping\n\n")
 

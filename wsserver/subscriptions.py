@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
-from wsserver.audience import Credentials
+from wsserver.credentials import Credentials
 from wsserver.history import Entry, StreamId
 
 

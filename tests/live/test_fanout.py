@@ -9,8 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from wsserver.audience import Credentials
 from wsserver.bridge import Peer
+from wsserver.credentials import Credentials
 from wsserver.events import EXPIRED, REVOKED_DETAIL, EventFanout
 from wsserver.history import START, Entry, Position, _entry
 from wsserver.protocol import Message
@@ -260,9 +260,7 @@ class History:
 def reading(render, history, cursor=(0, 0), **options):
     """A fan-out whose reader stands at `cursor` (and reads nothing itself)."""
     fanout = EventFanout(history=history, render=render, grace_seconds=0, **options)
-    fanout._reading.set()
-    fanout._reader = object()
-    fanout.epoch, fanout.cursor = "e", cursor
+    fanout.reader.stand_at(Position("e", cursor))
     return fanout
 
 
@@ -294,9 +292,7 @@ def test_a_subscription_ends_when_its_token_expires_unless_renewed():
     renewal does) keeps it listening."""
     app = App()
     fanout = EventFanout(history=History(), render=app.render, grace_seconds=0)
-    fanout._reading.set()
-    fanout._reader = object()
-    fanout.epoch, fanout.cursor = "e", (0, 0)
+    fanout.reader.stand_at(Position("e", (0, 0)))
     expiring, renewed = Recorder(), Recorder()
     start = Position("e", (0, 0))
 

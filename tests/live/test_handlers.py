@@ -1,7 +1,8 @@
 """
-The WebSocket handler and hub in this process, over a real socket, with a stub
-WSGI app in place of Django (as Tornado's own `websocket_test.py` does): frames,
-limits, origins and the drain, in milliseconds. What only real processes can
+The WebSocket handler and the live process (`LiveProcess`) in this process,
+over a real socket, with a stub WSGI app in place of Django (as Tornado's own
+`websocket_test.py` does): frames, limits, origins and the drain, in
+milliseconds. What only real processes can
 prove (equivalence, events across processes, SIGTERM) is in the other files.
 """
 
@@ -206,7 +207,7 @@ class TestDrain(HandlerTestCase):
         await ws.write_message(json.dumps({"id": "slow", "url": "/wait/slow"}))
         await self.wsgi_app.arrived("slow")
         drained = self.io_loop.asyncio_loop.create_task(
-            self._app.hub.drain(timeout=EVENT_TIMEOUT_SECONDS)
+            self._app.process.drain(timeout=EVENT_TIMEOUT_SECONDS)
         )
         refused = await self.ask(ws, id="new", url="/now/")
         assert (refused["id"], refused["status"]) == ("new", 503)
@@ -255,12 +256,12 @@ class TestKeepAlive(HandlerTestCase):
 
     @gen_test
     async def test_a_socket_that_answers_pings_is_kept(self):
-        """The hub pings every socket from one timer; a client that answers
+        """The process pings every socket from one timer; a client that answers
         (Tornado's client does, as browsers do) stays through many rounds."""
         ws = await self.connect()
-        handler = next(iter(self._app.hub.connections))
+        handler = next(iter(self._app.process.connections))
         for _ in range(3):
-            self._app.hub.keep_alive()
+            self._app.process.keep_alive()
             assert handler.state.ping_unanswered
             for _ in range(int(EVENT_TIMEOUT_SECONDS * 100)):
                 if not handler.state.ping_unanswered:
@@ -272,9 +273,9 @@ class TestKeepAlive(HandlerTestCase):
     @gen_test
     async def test_a_socket_that_leaves_a_ping_unanswered_is_closed(self):
         ws = await self.connect()
-        handler = next(iter(self._app.hub.connections))
+        handler = next(iter(self._app.process.connections))
         handler.state.ping_unanswered = True  # as if the last ping got no pong
-        self._app.hub.keep_alive()
+        self._app.process.keep_alive()
         assert await ws.read_message() is None  # closed
         assert ws.close_reason == "ping timed out"
 
@@ -287,11 +288,11 @@ class TestFirstPing(HandlerTestCase):
         """A socket opened just before a round is not pinged by it, so a client
         has at least an interval before its first ping, as with Tornado's own."""
         ws = await self.connect()
-        handler = next(iter(self._app.hub.connections))
-        self._app.hub.keep_alive()
+        handler = next(iter(self._app.process.connections))
+        self._app.process.keep_alive()
         assert not handler.state.ping_unanswered
         handler.state.opened_at -= 3600
-        self._app.hub.keep_alive()
+        self._app.process.keep_alive()
         assert handler.state.ping_unanswered
         assert (await self.ask(ws, id=1, url="/a/"))["status"] == 200
 
@@ -304,7 +305,7 @@ class TestFrameBudget(HandlerTestCase):
         """Past WS_FRAMES_PER_SECOND a frame gets 429; a client that keeps going
         for another second's worth is closed with 1008."""
         ws = await self.connect()
-        handler = next(iter(self._app.hub.connections))
+        handler = next(iter(self._app.process.connections))
         budget = handler.state.budget
         budget.clock = lambda: budget.updated  # time stands still
         for number in range(3):
@@ -351,9 +352,9 @@ class TestIdle(HandlerTestCase):
         """A socket that sends nothing and listens to nothing is closed."""
         ws = await self.connect()
         assert (await self.ask(ws, url="/a/"))["status"] == 200
-        self._app.hub.close_idle(idle_seconds=3600)
+        self._app.process.close_idle(idle_seconds=3600)
         assert (await self.ask(ws, url="/a/"))["status"] == 200
-        self._app.hub.close_idle(idle_seconds=0)
+        self._app.process.close_idle(idle_seconds=0)
         assert await ws.read_message() is None
         assert ws.close_code == 1001
 
@@ -458,7 +459,7 @@ class TestSubscribeOnlyJson(HandlerTestCase):
         reply = await self.ask(ws, id=1, method="SUBSCRIBE", url="/page/")
         assert (reply["id"], reply["status"]) == (1, 400)
         assert "Only JSON resources" in reply["data"]["detail"]
-        assert not self._app.hub.fanout.registry
+        assert not self._app.process.fanout.registry
 
 
 # Requests Tornado's own handlers refuse: a method they do not list, a form body
@@ -538,7 +539,7 @@ class TestHttpPath(HandlerTestCase):
         pending = self.http_client.fetch(self.get_url("/wait/http"))
         await self.wsgi_app.arrived("http")
         drained = asyncio.ensure_future(
-            self._app.hub.drain(timeout=EVENT_TIMEOUT_SECONDS)
+            self._app.process.drain(timeout=EVENT_TIMEOUT_SECONDS)
         )
         assert not drained.done()
         self.wsgi_app.gate("http").set()

@@ -1,4 +1,5 @@
-"""The process: its open sockets, the hop onto Django's threads, and the drain."""
+"""One process's live side (`LiveProcess`): its open sockets and streams, the hop
+onto Django's threads, the fan-out they share, and the drain."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from live import metrics
 from live.contract import SUBSCRIBE_MARK
 from live.limits import ServerConfig
 from wsserver import handshake
-from wsserver.audience import render, take_credentials
 from wsserver.bridge import Bridge, Peer, is_json
+from wsserver.credentials import render, take_credentials
 from wsserver.events import EventFanout
 from wsserver.history import History, Position
 from wsserver.protocol import Message, reply
@@ -40,7 +41,7 @@ def open_gauge(handler: ApiSocketHandler | EventStreamHandler):
     return metrics.websockets_open
 
 
-class Hub:
+class LiveProcess:
     """The connections of one process, and the bridge, threads and fan-out they
     share. Requests of both transports wait for Django's threads in one bounded
     queue, counted here (on the IOLoop), so a drain waits for all of them."""
