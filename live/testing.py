@@ -7,8 +7,19 @@ come, which is long enough for a loaded machine; what never comes still fails.
 """
 
 import json
+import uuid
 
 TIMEOUT = 30
+
+
+def new_user(name: str = "user", **fields):
+    """A new user named `name` and a unique suffix, so that tests sharing a
+    database and servers never meet each other's users; `fields` as
+    `create_user` takes them (`password`, `is_staff`...)."""
+    from django.contrib.auth import get_user_model
+
+    username = f"{name}{uuid.uuid4().hex[:8]}"
+    return get_user_model().objects.create_user(username, **fields)
 
 
 def receive(ws, *, timeout: float = TIMEOUT) -> dict:

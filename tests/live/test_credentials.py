@@ -11,10 +11,9 @@ import uuid
 
 import pytest
 import requests
-from django.contrib.auth.models import User
 from websockets.sync.client import connect
 
-from live.testing import next_event, receive
+from live.testing import new_user, next_event, receive
 from live.testing import subscribe as subscribe_to
 from tests.conftest import (
     PASSWORD,
@@ -48,7 +47,7 @@ def shared_prefix(settings):
 
 @pytest.fixture
 def user():
-    return User.objects.create_user(f"user{uuid.uuid4().hex[:8]}", password=PASSWORD)
+    return new_user("user", password=PASSWORD)
 
 
 def subscribe(ws, token, since=None):
@@ -122,7 +121,7 @@ def test_credentials_ended_elsewhere_end_subscriptions_on_every_process(
     subscriber_server, writer_server, user, end
 ):
     """Another user's subscription goes on."""
-    other = User.objects.create_user(f"other{uuid.uuid4().hex[:8]}")
+    other = new_user("other")
     tokens = refresh_token(writer_server, user)
     with (
         connect(subscriber_server.ws_url) as ws,

@@ -14,11 +14,10 @@ import uuid
 
 import pytest
 import requests
-from django.contrib.auth.models import User
 from playwright.sync_api import expect
 from websockets.sync.client import connect
 
-from live.testing import next_event
+from live.testing import new_user, next_event
 from tests.conftest import (
     EVENT_TIMEOUT_SECONDS,
     PROJECT_DIR,
@@ -94,13 +93,13 @@ def shared_prefix(settings):
 
 @pytest.fixture
 def tokens():
-    users = [User.objects.create_user(f"n{uuid.uuid4().hex[:8]}") for _ in range(2)]
+    users = [new_user("n") for _ in range(2)]
     return [server_token(user) for user in users]
 
 
 @pytest.fixture
 def author():
-    user = User.objects.create_user(f"n{uuid.uuid4().hex[:8]}")
+    user = new_user("n")
     return user, server_token(user)
 
 

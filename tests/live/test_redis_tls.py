@@ -7,16 +7,15 @@ import json
 import shutil
 import subprocess
 import time
-import uuid
 
 import pytest
 import redis
 import requests
-from django.contrib.auth.models import User
 from django.test import Client
 from websockets.sync.client import connect
 
 from live.redis_client import get_redis
+from live.testing import new_user
 from tests.conftest import EVENT_TIMEOUT_SECONDS, free_port, server_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -130,7 +129,7 @@ def test_tls_redis_with_cert_checks_off_serves_health_api_and_events(
         reply = json.loads(ws.recv(timeout=EVENT_TIMEOUT_SECONDS))
         assert reply["id"] == 1
         assert reply["status"] == 200
-        author = User.objects.create_user(f"tls{uuid.uuid4().hex[:8]}")
+        author = new_user("tls")
         response = requests.post(
             f"{server.url}/api/notes/",
             json={"text": "over tls", "shared": True},

@@ -6,10 +6,9 @@ import uuid
 
 import pytest
 import requests
-from django.contrib.auth.models import User
 from websockets.sync.client import connect
 
-from live.testing import receive
+from live.testing import new_user, receive
 from tests.conftest import server_token, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -56,7 +55,7 @@ def line_for(server, request_id):
 
 
 def test_one_line_per_request_alike_on_both_transports(json_logging):
-    user = User.objects.create_user(f"logged{uuid.uuid4().hex[:8]}")
+    user = new_user("logged")
     token = server_token(user)
     http_id, ws_id = f"http-{uuid.uuid4().hex}", f"ws-{uuid.uuid4().hex}"
     reply = requests.get(
@@ -105,7 +104,7 @@ def test_a_request_without_an_id_gets_one(json_logging):
 
 
 def test_a_render_names_the_change_it_shows(json_logging):
-    user = User.objects.create_user(f"render{uuid.uuid4().hex[:8]}")
+    user = new_user("render")
     token = server_token(user)
     with connect(json_logging.ws_url) as ws:
         ws.send(json.dumps({"id": "s", "method": "SUBSCRIBE", "url": "/api/notes/"}))

@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from django.contrib.auth.models import User
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from live.testing import new_user
 from tests.conftest import EVENT_TIMEOUT_SECONDS, server_token, wait_until
 from tests.notes.models import Note
 from tests.slow_urls import release, wait_entered
@@ -74,7 +74,7 @@ def test_a_restart_loses_no_reply_on_kept_alive_connections(server_factory, kind
     got its reply (so a client never retries one that was made), with
     `Connection: close` while the process drains; the others failed unsaved."""
     server = server_factory(kind=kind)
-    writer = User.objects.create_user(f"writer{uuid.uuid4().hex[:8]}")
+    writer = new_user("writer")
     headers = {"Authorization": f"JWT {server_token(writer)}"}
     sessions = [requests.Session() for _ in range(8)]
     for session in sessions:  # each connection kept alive before the signal

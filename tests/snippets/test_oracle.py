@@ -27,11 +27,11 @@ import uuid
 
 import pytest
 import requests
-from django.contrib.auth.models import User
 from websockets.sync.client import connect
 
 from live.conf import live_settings
 from live.redis_client import get_redis
+from live.testing import new_user
 from snippets.models import Snippet
 from tests.conftest import (
     EVENT_TIMEOUT_SECONDS,
@@ -74,16 +74,10 @@ class World:
     def __init__(self, rng, servers):
         self.rng = rng
         self.servers = servers
-        self.admin = User.objects.create_user(
-            f"admin{uuid.uuid4().hex[:6]}", password=PASSWORD, is_staff=True
-        )
+        self.admin = new_user("admin", password=PASSWORD, is_staff=True)
         self.admin_token = server_token(self.admin)
         self.users = [
-            User.objects.create_user(
-                f"u{i}{uuid.uuid4().hex[:6]}",
-                password=PASSWORD,
-                is_staff=rng.random() < 0.35,
-            )
+            new_user(f"u{i}", password=PASSWORD, is_staff=rng.random() < 0.35)
             for i in range(4)
         ]
         self.snippets = {}  # url -> Snippet (as last written)

@@ -19,11 +19,10 @@ from datetime import timedelta
 
 import pytest
 import requests
-from django.contrib.auth.models import User
 from django.utils import timezone
 from websockets.sync.client import connect
 
-from live.testing import receive
+from live.testing import new_user, receive
 from snippets.management.commands.erase_snippets import erase_snippets
 from snippets.models import Snippet
 from tests.conftest import (
@@ -59,12 +58,10 @@ def shared_prefix(settings):
 def people():
     """Who subscribes: `(user, token)` by role; the anonymous has neither."""
     users = {
-        "owner": User.objects.create_user(f"owner{uuid.uuid4().hex[:6]}"),
-        "other": User.objects.create_user(f"other{uuid.uuid4().hex[:6]}"),
-        "another": User.objects.create_user(f"another{uuid.uuid4().hex[:6]}"),
-        "staff": User.objects.create_user(
-            f"staff{uuid.uuid4().hex[:6]}", is_staff=True
-        ),
+        "owner": new_user("owner"),
+        "other": new_user("other"),
+        "another": new_user("another"),
+        "staff": new_user("staff", is_staff=True),
     }
     return {
         "anonymous": (None, None),

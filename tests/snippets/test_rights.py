@@ -9,10 +9,10 @@ import time
 import uuid
 
 import pytest
-from django.contrib.auth.models import Group, Permission, User
+from django.contrib.auth.models import Group, Permission
 from websockets.sync.client import connect
 
-from live.testing import receive
+from live.testing import new_user, receive
 from snippets.models import Snippet
 from tests.conftest import server_token, use_key_prefix
 
@@ -30,10 +30,6 @@ def server(server_factory):
 @pytest.fixture(autouse=True)
 def shared_prefix(settings):
     use_key_prefix(settings, PREFIX)
-
-
-def user(name, **fields):
-    return User.objects.create_user(f"{name}{uuid.uuid4().hex[:6]}", **fields)
 
 
 def token(who, *, lasting):
@@ -64,7 +60,7 @@ def make_barrier():
 def test_a_promoted_member_never_renders_for_its_old_cohort(server):
     """Users X and P share a render; P, whose token lasts longer, is made staff;
     a private snippet of someone else's is created: X hears nothing of it."""
-    x, p, owner = user("x"), user("p"), user("owner")
+    x, p, owner = new_user("x"), new_user("p"), new_user("owner")
     with connect(server.ws_url) as plain, connect(server.ws_url) as promoted:
         subscribe(plain, token(x, lasting=600))
         subscribe(promoted, token(p, lasting=3600))
@@ -81,9 +77,9 @@ def test_a_promoted_member_never_renders_for_its_old_cohort(server):
 def test_a_demoted_member_no_longer_shares_staff_renders(server):
     """Staff D and T share a render; D is demoted; a private snippet is created:
     D hears nothing of it (it is told to refetch), while T hears it."""
-    d = user("d", is_staff=True)
-    t = user("t", is_staff=True)
-    owner = user("owner")
+    d = new_user("d", is_staff=True)
+    t = new_user("t", is_staff=True)
+    owner = new_user("owner")
     with connect(server.ws_url) as demoted, connect(server.ws_url) as staff:
         subscribe(demoted, token(d, lasting=600))
         subscribe(staff, token(t, lasting=3600))
@@ -101,7 +97,7 @@ def test_a_demoted_member_no_longer_shares_staff_renders(server):
 def test_a_promotion_is_followed_by_a_refetch_that_shows_more(server):
     """A promoted subscriber is told to refetch: its fresh snapshot holds the
     private snippets it may see now."""
-    p, owner = user("p"), user("owner")
+    p, owner = new_user("p"), new_user("owner")
     hidden = Snippet.objects.create(title="t", code="1", owner=owner, private=True)
     with connect(server.ws_url) as ws:
         access = token(p, lasting=3600)
@@ -138,7 +134,7 @@ def give_its_group_a_permission(someone):
 def test_other_rights_changes_ask_for_a_refetch(server, change):
     """What a fork's rules may read (superuser, groups, permissions) changes
     its user's subscriptions as a promotion does."""
-    someone = user("someone")
+    someone = new_user("someone")
     someone.groups.add(Group.objects.create(name=uuid.uuid4().hex))
     access = token(someone, lasting=3600)
     with connect(server.ws_url) as ws:
@@ -154,7 +150,7 @@ def test_other_rights_changes_ask_for_a_refetch(server, change):
 def test_owner_change_from_the_admin_is_heard_by_old_and_new_owner(server):
     """A private snippet given to another user (as the admin does) leaves the
     old owner's view (`deleted` with its id) and enters the new owner's."""
-    old, new = user("old"), user("new")
+    old, new = new_user("old"), new_user("new")
     snippet = Snippet.objects.create(title="t", code="1", owner=old, private=True)
     url = f"{LIST}{snippet.pk}/"
     with connect(server.ws_url) as before, connect(server.ws_url) as after:
@@ -173,7 +169,7 @@ def test_owner_change_from_the_admin_is_heard_by_old_and_new_owner(server):
 def test_a_resource_leaving_a_view_is_deleted_with_its_id(server):
     """Made private, a snippet leaves an anonymous subscriber's view as
     `deleted` with `id` and `url`, as when it is deleted."""
-    owner = user("owner")
+    owner = new_user("owner")
     snippet = Snippet.objects.create(title="t", code="1", owner=owner)
     with connect(server.ws_url) as ws:
         subscribe(ws, None)
