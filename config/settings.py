@@ -133,6 +133,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "corsheaders",
     "rest_framework",
+    "django_filters",  # its form in the browsable API
     # Sign-out blacklists the refresh token (and ends the user's subscriptions).
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",

@@ -67,7 +67,8 @@ INVALID = {"type": "object", "additionalProperties": {}}
 def error_responses(result, generator, request, public):
     """Add what every operation can answer besides success (a POSTPROCESSING
     hook): 401 for credentials that do not hold (sent anywhere, they are
-    refused), 429 over a throttle; 400, 413 and 415 for a body; 403 for an
+    refused), 429 over a throttle; 400, 413 and 415 for a body; 400 for a
+    filter's value; 403 for an
     unsafe method (a permission, or CSRF with a session); 404 for an object in
     the path, or a page past the last."""
     components = result.setdefault("components", {}).setdefault("schemas", {})
@@ -84,6 +85,9 @@ def error_responses(result, generator, request, public):
                     413: error,
                     415: error,
                 }
+            if any(p["in"] == "query" and p["name"] != "page" for p in parameters):
+                # A filter's value it cannot take (django-filter's errors).
+                statuses[400] = _response("A query parameter is not valid.", "Invalid")
             if method.upper() not in SAFE_METHODS:
                 statuses[403] = error
             if any(p["in"] == "path" or p["name"] == "page" for p in parameters):

@@ -1,14 +1,16 @@
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.db.models import Prefetch
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, permissions, renderers, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import filters, mixins, permissions, renderers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from live.views import LiveViewSetMixin, identity
-from snippets.models import Snippet
+from snippets.filters import SnippetFilter
+from snippets.models import Snippet, language_choices
 from snippets.permissions import CanCreateSnippet, IsOwnerOrReadOnly
 from snippets.serializers import SnippetSerializer, UserSerializer
 
@@ -19,10 +21,32 @@ HIGHLIGHT_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 READ_FIELDS = ["created", "title", "code", "linenos", "language", "style", "private"]
 
 
+# What django-filter's own description of two filters would get wrong: an
+# enumeration of every Pygments language written out again, `private` a string.
+LIST_PARAMETERS = [
+    OpenApiParameter(
+        "language",
+        enum=[alias for alias, _name in language_choices()],
+        description="A Pygments language alias, as a snippet's.",
+    ),
+    OpenApiParameter(
+        "private",
+        bool,
+        description="Only private (`true`) or only public (`false`) snippets; "
+        "anyone but their owner and staff sees only public ones.",
+    ),
+    OpenApiParameter(
+        "search", description="Words that every title listed contains, in any case."
+    ),
+]
+
+
+@extend_schema_view(list=extend_schema(parameters=LIST_PARAMETERS))
 class SnippetViewSet(LiveViewSetMixin, viewsets.ModelViewSet):
     """
     List, create, retrieve, update and delete snippets; `highlight` shows one as
-    a highlighted HTML page.
+    a highlighted HTML page. The list narrows by `language`, `owner` (a
+    username), `private` and `search` (words in the title).
 
     Anyone may read public snippets and create; a private one is seen only by its
     owner and staff (to anyone else it does not exist: 404). Only the owner or
@@ -36,6 +60,9 @@ class SnippetViewSet(LiveViewSetMixin, viewsets.ModelViewSet):
     )
     serializer_class = SnippetSerializer
     permission_classes = [CanCreateSnippet, IsOwnerOrReadOnly]
+    filter_backends = [DjangoFilterBackend, filters.SearchFilter]
+    filterset_class = SnippetFilter
+    search_fields = ["title"]
 
     def readable(self):
         return Snippet.readable_by(self.request.user)

@@ -6,6 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from live.testing import new_user
 from snippets.models import Snippet
 
 pytestmark = pytest.mark.django_db
@@ -227,3 +228,64 @@ def test_options_on_a_snippet_says_what_its_owner_may_do(client):
     response = client.options(f"/api/snippets/{snippet.pk}/")
     assert response.status_code == 200
     assert "PUT" in response.json()["actions"]
+
+
+@pytest.fixture
+def assorted():
+    """Snippets to filter: two owners, two languages, one private."""
+    alice, bob = new_user("alice"), new_user("bob")
+    made = [
+        Snippet.objects.create(title="sort a list", code="1", owner=alice),
+        Snippet.objects.create(title="Sorting", code="1", language="ruby", owner=bob),
+        Snippet.objects.create(
+            title="secret sort", code="1", owner=alice, private=True
+        ),
+        Snippet.objects.create(title="hello", code="1", language="ruby"),
+    ]
+    return alice, bob, made
+
+
+def titles(client, query):
+    response = client.get("/api/snippets/", query)
+    assert response.status_code == 200, response.json()
+    return sorted(item["title"] for item in response.json()["results"])
+
+
+def test_the_list_filters_by_language_owner_and_title_words(client, assorted):
+    alice, bob, _ = assorted
+    assert titles(client, {"language": "ruby"}) == ["Sorting", "hello"]
+    assert titles(client, {"owner": alice.username}) == ["sort a list"]
+    assert titles(client, {"search": "sort"}) == ["Sorting", "sort a list"]
+    assert titles(client, {"search": "sort", "language": "python"}) == ["sort a list"]
+    assert titles(client, {"owner": "nobody-at-all"}) == []
+
+
+def test_private_narrows_what_the_requester_may_see(client, assorted):
+    alice, bob, _ = assorted
+    assert titles(client, {"private": "true"}) == []  # anonymous: none of them
+    client.force_authenticate(alice)
+    assert titles(client, {"private": "true"}) == ["secret sort"]
+    assert "secret sort" not in titles(client, {"private": "false"})
+    client.force_authenticate(bob)
+    assert titles(client, {"private": "true", "owner": alice.username}) == []
+
+
+@pytest.mark.parametrize(
+    "query, parameter",
+    [({"language": "nope"}, "language"), ({"private": "maybe"}, "private")],
+)
+def test_a_filter_value_it_cannot_take_is_400_naming_the_parameter(
+    client, query, parameter
+):
+    response = client.get("/api/snippets/", query)
+    assert response.status_code == 400
+    assert list(response.json()) == [parameter]
+
+
+def test_the_filters_are_in_the_openapi_document(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    parameters = schema["paths"]["/api/snippets/"]["get"]["parameters"]
+    names = {p["name"] for p in parameters}
+    assert {"language", "owner", "private", "search", "page"} <= names
+    language = next(p for p in parameters if p["name"] == "language")
+    assert "python" in language["schema"]["enum"]
