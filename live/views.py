@@ -14,8 +14,12 @@ marked in the WSGI environ (which no client can set: a client's headers become
   identity sees it, or 404), unthrottled unless it is also marked
   `wsserver.replay` (a change replayed to one resuming subscriber: its own
   request), and says whether this identity could see it before the change
-  (`Live-Visible-Before`), by its own `readable()` rule applied to the values
-  the change recorded.
+  (`Live-Visible-Before`), by its own `readable()` rule and filters applied to
+  the values the change recorded (live/recorded.py), or `unknown` where a
+  filter reads what the change did not record. A filtered subscription's
+  change is rendered by the GET of the resource with the subscription's query
+  (`/api/notes/12/?tag=x`): DRF's `get_object()` applies the view's filters, so
+  a resource outside them is a 404 and leaves the subscriber's list.
 
 A view that says which requests see its resources alike (`cohort()`, and
 `concerned()` for the exceptions) has each change rendered once per cohort
@@ -29,8 +33,9 @@ subscribers of that cohort, whose rights have not changed since they subscribed
 from functools import cache, lru_cache
 
 from django.db import models
-from django.db.models import Q, QuerySet, Value
+from django.db.models import Q, QuerySet
 
+from live import recorded
 from live.contract import (
     CHANGE_MARK,
     COHORT_HEADER,
@@ -147,8 +152,12 @@ class LiveViewSetMixin:
                 label = self.queryset.model._meta.label_lower
                 response[COHORT_HEADER] = f"{label}:{cohort}"
         if change is not None:
-            visible = self.visible_before(change.get("before"))
-            response[VISIBLE_BEFORE_HEADER] = "true" if visible else "false"
+            try:
+                visible = self.visible_before(change.get("before"))
+            except recorded.Unknown:
+                response[VISIBLE_BEFORE_HEADER] = "unknown"
+            else:
+                response[VISIBLE_BEFORE_HEADER] = "true" if visible else "false"
         return response
 
     def get_object(self):
@@ -170,12 +179,9 @@ class LiveViewSetMixin:
         return requester in self.concerned(values)
 
     def visible_before(self, before: dict | None) -> bool:
-        """Whether this request could see the row as `before` recorded it."""
+        """Whether this request (its filters included) could see the row as
+        `before` recorded it; `recorded.Unknown` if that cannot be told."""
         if before is None:  # it did not exist
             return False
-        fields = recorded_fields(self.queryset.model)
-        values = {
-            f.attname: Value(f.to_python(before.get(f.attname)), output_field=f)
-            for f in fields
-        }
-        return self.readable().check(values)
+        rows = self.filter_queryset(readable_rows(self.queryset, self.readable()))
+        return recorded.matches(rows, before, recorded_fields(self.queryset.model))

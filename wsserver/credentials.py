@@ -120,23 +120,27 @@ async def render(
     entry: Entry,
     credentials: Credentials,
     *,
+    query: str = "",
     replay: bool = False,
 ) -> dict:
-    """The GET of a changed resource as `credentials` see it, on Django's
-    threads (the fan-out's `Render`, with `django` bound)."""
-    message, marks = rendering(entry, credentials, replay=replay)
+    """The GET of a changed resource as `credentials` see it (through a
+    subscription's filters, `query`), on Django's threads (the fan-out's
+    `Render`, with `django` bound)."""
+    message, marks = rendering(entry, credentials, query=query, replay=replay)
     return await django(message, credentials.peer, marks)
 
 
 def rendering(
-    entry: Entry, credentials: Credentials, *, replay: bool = False
+    entry: Entry, credentials: Credentials, *, query: str = "", replay: bool = False
 ) -> tuple[Message, dict]:
-    """The GET (and its environ marks) that shows `entry` to `credentials`."""
+    """The GET (and its environ marks) that shows `entry` to `credentials`,
+    with the query of a filtered subscription (`query`)."""
     request = credentials.request
     # Only what authenticates: the subscriber's other headers asked for the
     # snapshot, not for every change.
     proof = {k: v for k, v in request.headers.items() if k.lower() == "authorization"}
-    message = Message(entry.url, "GET", token=request.token, headers=proof)
+    url = f"{entry.url}?{query}" if query else entry.url
+    message = Message(url, "GET", token=request.token, headers=proof)
     marks = {CHANGE_MARK: entry.record, POSITION_MARK: entry.position}
     if replay:
         marks[REPLAY_MARK] = True
@@ -153,6 +157,8 @@ def event_for(entry: Entry, answer: dict, *, identity: str) -> dict | None:
     if status == 401:
         detail = _detail(answer, "Credentials no longer valid.")
         raise CredentialsEnded(detail, identity=identity)
+    if said == "unknown":  # never guessed: the subscribers refetch
+        raise RenderFailed(f"{entry.url}: whether it was in view is unknown")
     if 200 <= status < 300:
         name = "updated" if was_visible else "created"
         data = answer.get("data")

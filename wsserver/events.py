@@ -66,7 +66,7 @@ from wsserver.subscriptions import (
     Subscriber,
     Subscription,
     SubscriptionRegistry,
-    subscription_path,
+    subscription_key,
 )
 
 log = logging.getLogger(__name__)
@@ -127,11 +127,10 @@ class EventFanout:
         now = await self.reader.position()
         if after.epoch != now.epoch or not await self.history.reaches_back_to(after.id):
             return None
-        path = subscription_path(url)
-        self.unsubscribe(subscriber, path)
+        self.unsubscribe(subscriber, url)
         if self.rights_changed_since(credentials.identity, after.id):
             credentials = replace(credentials, cohort=None)
-        subscription = Subscription(subscriber, path, after.id, credentials)
+        subscription = Subscription(subscriber, url, after.id, credentials)
         self.registry.add(subscription)
         metrics.subscriptions.inc()
         # Read with the subscription in place: what the reader reads meanwhile
@@ -141,7 +140,7 @@ class EventFanout:
         )
         if missed is None:
             if self.current(subscription):
-                self._discard(subscriber, path)
+                self._discard(subscriber, subscription.key)
             return None
         subscription.backlog[:0] = missed
         if credentials.expires is not None and self.current(subscription):
@@ -160,10 +159,10 @@ class EventFanout:
         return self.registry.holds(subscription)
 
     def subscription_of(self, subscriber: Subscriber, url: str) -> Subscription | None:
-        return self.registry.get(subscriber, subscription_path(url))
+        return self.registry.get(subscriber, subscription_key(url))
 
     def subscription_count(self, subscriber: Subscriber) -> int:
-        return len(self.registry.paths_of(subscriber))
+        return len(self.registry.keys_of(subscriber))
 
     def subscribed(self, subscriber: Subscriber) -> bool:
         """Whether `subscriber` listens to anything."""
@@ -190,18 +189,18 @@ class EventFanout:
 
     def unsubscribe(self, subscriber: Subscriber, url: str) -> bool:
         """Stop `subscriber` hearing `url`; return `False` if it was not subscribed."""
-        path = subscription_path(url)
-        if self.registry.get(subscriber, path) is None:
+        key = subscription_key(url)
+        if self.registry.get(subscriber, key) is None:
             return False
-        self._discard(subscriber, path)
+        self._discard(subscriber, key)
         return True
 
     def unsubscribe_all(self, subscriber: Subscriber) -> None:
-        for path in self.registry.paths_of(subscriber):
-            self._discard(subscriber, path)
+        for key in self.registry.keys_of(subscriber):
+            self._discard(subscriber, key)
 
-    def _discard(self, subscriber: Subscriber, path: str) -> None:
-        subscription = self.registry.remove(subscriber, path)
+    def _discard(self, subscriber: Subscriber, key: tuple[str, str]) -> None:
+        subscription = self.registry.remove(subscriber, key)
         metrics.subscriptions.dec()
         if subscription.expiry is not None:
             subscription.expiry.cancel()
@@ -210,9 +209,10 @@ class EventFanout:
         """End `subscription`: its credentials no longer hold."""
         if not self.current(subscription):
             return
-        self._discard(subscription.subscriber, subscription.path)
+        self._discard(subscription.subscriber, subscription.key)
         event = {"event": "unsubscribed", "url": subscription.path, "status": 401}
-        subscription.subscriber.send_text(encode({**event, "data": {"detail": detail}}))
+        text = encode({**event, "data": {"detail": detail}})
+        subscription.subscriber.send_text(_named(text, subscription))
 
     def revoke(self, identity: str, session: str | None = None) -> None:
         """End the subscriptions of `identity` (made in `session`, if given)."""
@@ -232,7 +232,7 @@ class EventFanout:
     def refetch(self, identity: str) -> None:
         """The rights of `identity` changed: what its GETs show may have too."""
         for subscription in self.registry.of_identity(identity):
-            subscription.subscriber.send_text(_resync(subscription.path))
+            subscription.subscriber.send_text(_resync(subscription))
 
     async def deliver(self, entry: Entry) -> None:
         """Show one change to every subscriber that hears it, once each, rendered
@@ -247,13 +247,13 @@ class EventFanout:
         if entry.url is None:  # a change that could not be recorded: refetch
             return self.resync()
         self.renders.change_read(entry)
-        groups: dict[str, list[Subscription]] = {}  # by render key
+        groups: dict[tuple[str, str], list[Subscription]] = {}  # by key and query
         for subscription in self.registry.hearing(entry):
             key = subscription.credentials.render_key(entry)
-            groups.setdefault(key, []).append(subscription)
+            groups.setdefault((key, subscription.query), []).append(subscription)
         rendered = self.rendered
         await asyncio.gather(
-            *(self._show(entry, key, group) for key, group in groups.items())
+            *(self._show(entry, key, group) for (key, _), group in groups.items())
         )
         metrics.renders_per_change.observe(self.rendered - rendered)
         if groups:
@@ -268,15 +268,17 @@ class EventFanout:
         replay: bool = False,
     ) -> bool:
         """Send `entry`, rendered once for the render key `key` (a cohort's or
-        one identity's), to each of `group`; `False` if it could not be shown
-        (each was asked to refetch)."""
+        one identity's) through the filters of the group's query, to each of
+        `group`; `False` if it could not be shown (each was asked to refetch)."""
+        query = group[0].query  # one for the whole group
         while group:
             # Any member's credentials will do; the longest-lived are least
             # likely to have ended (the anonymous never do).
             freshest = max(group, key=lambda s: s.credentials.expires or float("inf"))
-            render = partial(self._render, entry, freshest.credentials, replay)
+            credentials = freshest.credentials
+            render = partial(self._render, entry, credentials, replay, query)
             try:
-                rendered = await self.renders.share(entry, key, render)
+                rendered = await self.renders.share(entry, (key, query), render)
                 apart = await self._apart(entry, key, group, rendered)
             except CredentialsEnded as ended:
                 group = self._end_identity(group, ended)
@@ -287,13 +289,14 @@ class EventFanout:
                 detail = (entry.event, entry.url, error)
                 log.warning("Could not show %s %s (%s); refetch asked", *detail)
                 for subscription in group:
-                    subscription.subscriber.send_text(_resync(subscription.path))
+                    subscription.subscriber.send_text(_resync(subscription))
                 return False
             shown = await self._show_apart(entry, apart, replay=replay)
             if rendered.text is not None:
                 for subscription in group:
                     if subscription not in apart and self.current(subscription):
-                        subscription.subscriber.send_text(rendered.text)
+                        text = _named(rendered.text, subscription)
+                        subscription.subscriber.send_text(text)
             return shown
         return True
 
@@ -307,7 +310,7 @@ class EventFanout:
         if cohort is None:
             return []
         if rendered.cohort != cohort:
-            self.renders.forget(entry, key)
+            self.renders.forget(entry, (key, group[0].query))
             metrics.unshared_renders.labels("cohort").inc(len(group))
             log.info("A render for %s named %s: not shared", cohort, rendered.cohort)
             return group
@@ -321,14 +324,14 @@ class EventFanout:
         self, entry: Entry, apart: list[Subscription], *, replay: bool
     ) -> bool:
         """Show `entry` to each of `apart` as its identity sees it."""
-        by_identity: dict[str, list[Subscription]] = {}
+        by_identity: dict[tuple[str, str], list[Subscription]] = {}
         for subscription in apart:
-            identity = subscription.credentials.identity
-            by_identity.setdefault(identity, []).append(subscription)
+            key = (subscription.credentials.identity, subscription.query)
+            by_identity.setdefault(key, []).append(subscription)
         shown = await asyncio.gather(
             *(
                 self._show(entry, identity, group, replay=replay)
-                for identity, group in by_identity.items()
+                for (identity, _), group in by_identity.items()
             )
         )
         return all(shown)
@@ -347,15 +350,15 @@ class EventFanout:
         self.rights_count = count
 
     async def _render(
-        self, entry: Entry, credentials: Credentials, replay: bool
+        self, entry: Entry, credentials: Credentials, replay: bool, query: str
     ) -> Rendered:
-        """The frame `entry` comes to for `credentials` (or `None`), and the
-        cohort its GET named."""
+        """The frame `entry` comes to for `credentials` through the filters of
+        `query` (or `None`), and the cohort its GET named."""
         # Replays take turns, so requests keep Django's other threads.
         if not replay:
             self.rendered += 1
         async with self.replays if replay else contextlib.nullcontext():
-            answer = await self.render(entry, credentials, replay=replay)
+            answer = await self.render(entry, credentials, query=query, replay=replay)
         event = event_for(entry, answer, identity=credentials.identity)
         text = None if event is None else encode(event)
         return Rendered(text, answer["headers"].get(COHORT_HEADER))
@@ -373,8 +376,20 @@ class EventFanout:
     def resync(self) -> None:
         """Tell every subscription that changes were lost: fetch again."""
         for subscription in self.registry.all():
-            subscription.subscriber.send_text(_resync(subscription.path))
+            subscription.subscriber.send_text(_resync(subscription))
 
 
-def _resync(path: str) -> str:
-    return json.dumps({"event": "resync", "url": path})
+def _resync(subscription: Subscription) -> str:
+    return _named(
+        json.dumps({"event": "resync", "url": subscription.path}), subscription
+    )
+
+
+def _named(text: str, subscription: Subscription) -> str:
+    """An event's frame, naming the filtered subscription it is for (a JSON
+    object's last member, added to the text as it is)."""
+    if not subscription.query:
+        return text
+    return (
+        f"{text[:-1]}, {json.dumps('subscription')}: {json.dumps(subscription.url)}}}"
+    )

@@ -23,7 +23,9 @@ from wsserver.history import Entry, StreamId
 # What a kept render costs besides its text: the key, the future, the indexes.
 OVERHEAD_BYTES = 400
 
-Key = tuple[StreamId, str]  # (the change's id, the render key it was made for)
+# (the change's id, (the render key it was made for, a filtered subscription's
+# query or ""))
+Key = tuple[StreamId, tuple[str, str]]
 
 
 class Rendered(NamedTuple):
@@ -51,7 +53,10 @@ class RenderCache:
         return len(self._kept)
 
     def share(
-        self, entry: Entry, render_key: str, render: Callable[[], Awaitable[Rendered]]
+        self,
+        entry: Entry,
+        render_key: tuple[str, str],
+        render: Callable[[], Awaitable[Rendered]],
     ) -> asyncio.Future:
         """The render of `entry` for `render_key`: the one kept or under way,
         else `render()`, started now and kept once it succeeds."""
@@ -65,7 +70,7 @@ class RenderCache:
             future.add_done_callback(lambda done: self._done(key, done))
         return future
 
-    def forget(self, entry: Entry, render_key: str) -> None:
+    def forget(self, entry: Entry, render_key: tuple[str, str]) -> None:
         """Drop the render of `entry` for `render_key`: it may not be shared."""
         if (entry.id, render_key) in self._urls:
             self._drop((entry.id, render_key))

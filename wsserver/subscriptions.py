@@ -1,9 +1,14 @@
 """
-Subscriptions: who listens under which path, from which position, as whom, and
-the registry that finds them.
+Subscriptions: who listens under which path, through which filters, from which
+position, as whom, and the registry that finds them.
 
 A subscription to `/api/notes/` hears `/api/notes/12/`; one to
 `/api/notes/12/` hears only that resource (live/static/live/client.js: `hears`).
+A subscription whose URL has a query (`/api/notes/?tag=x`) is filtered: it
+hears each change under its path as the GET of the resource with that query
+shows it (in the filtered list, or not: `deleted`), in events of its own that
+name it (`subscription`: its URL as subscribed). A subscriber holds one
+subscription per path and query (its parameters in any order).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from typing import Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from wsserver.credentials import Credentials
 from wsserver.history import Entry, StreamId
@@ -30,6 +35,13 @@ def subscription_path(url: str) -> str:
     return path if path.endswith("/") else path + "/"
 
 
+def subscription_key(url: str) -> tuple[str, str]:
+    """`(path, query)` of the subscription `url` names: its path in normal form
+    and its query's parameters sorted by name (`""`: not filtered)."""
+    pairs = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+    return subscription_path(url), urlencode(sorted(pairs, key=lambda p: p[0]))
+
+
 def ancestor_paths(url: str) -> list[str]:
     """`/a/b/` -> `["/a/b/", "/a/", "/"]`: every subscription path that hears it."""
     path = subscription_path(url)
@@ -42,16 +54,26 @@ def ancestor_paths(url: str) -> list[str]:
 
 @dataclass(eq=False)
 class Subscription:
-    """One subscriber listening under one path, having heard every change up to
-    `heard_up_to`, as `credentials` allow. While it is being caught up from the
-    history, live changes wait in `backlog`."""
+    """One subscriber listening under one path (through the filters of `query`;
+    `url` as it asked), having heard every change up to `heard_up_to`, as
+    `credentials` allow. While it is being caught up from the history, live
+    changes wait in `backlog`."""
 
     subscriber: Subscriber
-    path: str
+    url: str
     heard_up_to: StreamId
     credentials: Credentials
     backlog: list[Entry] | None = field(default_factory=list)
     expiry: asyncio.TimerHandle | None = None
+    path: str = field(init=False)
+    query: str = field(init=False)
+
+    def __post_init__(self):
+        self.path, self.query = subscription_key(self.url)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.path, self.query
 
     def accept(self, entry: Entry) -> bool:
         """Return `True` if `entry` is to be sent now; keep order, drop repeats
@@ -68,13 +90,17 @@ class Subscription:
         return entry.url is not None and self.path in ancestor_paths(entry.url)
 
 
+Key = tuple[str, str]  # (path, query): `subscription_key`
+
+
 class SubscriptionRegistry:
-    """Who listens under which path: at most one subscription per subscriber and
-    path, found by path (a change) or by subscriber (its connection closing)."""
+    """Who listens under which path: at most one subscription per subscriber,
+    path and query, found by path (a change) or by subscriber (its connection
+    closing)."""
 
     def __init__(self):
-        self._by_path: dict[str, dict[Subscriber, Subscription]] = {}
-        self._by_subscriber: dict[Subscriber, set[str]] = {}
+        self._by_path: dict[str, dict[tuple[Subscriber, str], Subscription]] = {}
+        self._by_subscriber: dict[Subscriber, set[Key]] = {}
 
     def __len__(self) -> int:
         return sum(map(len, self._by_path.values()))
@@ -84,33 +110,34 @@ class SubscriptionRegistry:
         return subscriber in self._by_subscriber
 
     def add(self, subscription: Subscription) -> None:
-        """Hold `subscription` (none may be held for its subscriber and path)."""
+        """Hold `subscription` (none may be held for its subscriber and key)."""
         by_path = self._by_path.setdefault(subscription.path, {})
-        by_path[subscription.subscriber] = subscription
-        self._by_subscriber.setdefault(subscription.subscriber, set()).add(
-            subscription.path
-        )
+        by_path[subscription.subscriber, subscription.query] = subscription
+        keys = self._by_subscriber.setdefault(subscription.subscriber, set())
+        keys.add(subscription.key)
 
-    def remove(self, subscriber: Subscriber, path: str) -> Subscription:
-        """Stop holding `subscriber`'s subscription to `path`, and return it."""
-        paths = self._by_subscriber[subscriber]
-        paths.discard(path)
-        if not paths:
+    def remove(self, subscriber: Subscriber, key: Key) -> Subscription:
+        """Stop holding `subscriber`'s subscription of `key`, and return it."""
+        keys = self._by_subscriber[subscriber]
+        keys.discard(key)
+        if not keys:
             del self._by_subscriber[subscriber]
-        subscription = self._by_path[path].pop(subscriber)
+        path, query = key
+        subscription = self._by_path[path].pop((subscriber, query))
         if not self._by_path[path]:
             del self._by_path[path]
         return subscription
 
-    def get(self, subscriber: Subscriber, path: str) -> Subscription | None:
-        return self._by_path.get(path, {}).get(subscriber)
+    def get(self, subscriber: Subscriber, key: Key) -> Subscription | None:
+        path, query = key
+        return self._by_path.get(path, {}).get((subscriber, query))
 
-    def paths_of(self, subscriber: Subscriber) -> list[str]:
+    def keys_of(self, subscriber: Subscriber) -> list[Key]:
         return sorted(self._by_subscriber.get(subscriber, ()))
 
     def holds(self, subscription: Subscription) -> bool:
-        """Whether `subscription` is still the one of its subscriber and path."""
-        return self.get(subscription.subscriber, subscription.path) is subscription
+        """Whether `subscription` is still the one of its subscriber and key."""
+        return self.get(subscription.subscriber, subscription.key) is subscription
 
     def of_identity(self, identity: str) -> list[Subscription]:
         return [s for s in self.all() if s.credentials.identity == identity]
@@ -119,11 +146,19 @@ class SubscriptionRegistry:
         return [s for by_path in self._by_path.values() for s in by_path.values()]
 
     def hearing(self, entry: Entry) -> list[Subscription]:
-        """The subscriptions to send `entry` to now, one per subscriber (the
-        nearest path that hears it)."""
-        hearing: dict[Subscriber, Subscription] = {}
+        """The subscriptions to send `entry` to now: of those not filtered, one
+        per subscriber (the nearest path that hears it: its client hands the
+        event on to the others); every filtered one."""
+        unfiltered: dict[Subscriber, Subscription] = {}
+        filtered: list[Subscription] = []
         for path in ancestor_paths(entry.url):
-            for subscriber, subscription in self._by_path.get(path, {}).items():
-                if subscription.accept(entry):
-                    hearing.setdefault(subscriber, subscription)
-        return list(hearing.values())
+            for (subscriber, query), subscription in self._by_path.get(
+                path, {}
+            ).items():
+                if not subscription.accept(entry):
+                    continue
+                if query:
+                    filtered.append(subscription)
+                else:
+                    unfiltered.setdefault(subscriber, subscription)
+        return [*unfiltered.values(), *filtered]

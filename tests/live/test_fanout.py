@@ -14,7 +14,7 @@ from wsserver.credentials import Credentials
 from wsserver.events import EXPIRED, REVOKED_DETAIL, EventFanout
 from wsserver.history import START, Entry, Position, _entry
 from wsserver.protocol import Message
-from wsserver.subscriptions import Subscription, subscription_path
+from wsserver.subscriptions import Subscription
 
 
 class Recorder:
@@ -48,7 +48,7 @@ class App:
         self.cohorts = cohorts or {}
         self.renders = []
 
-    async def render(self, entry, credentials, *, replay=False):
+    async def render(self, entry, credentials, *, query="", replay=False):
         who = credentials.identity
         self.renders.append((entry.url, who))
         seen = entry.url in self.before.get(who, {entry.url})
@@ -116,9 +116,7 @@ def fanout_with(app, *subscribed):
 
 
 def add(fanout, recorder, url, credentials, heard_up_to=(0, 0), backlog=None):
-    subscription = Subscription(
-        recorder, subscription_path(url), heard_up_to, credentials, backlog
-    )
+    subscription = Subscription(recorder, url, heard_up_to, credentials, backlog)
     fanout.registry.add(subscription)
     return subscription
 
@@ -378,7 +376,7 @@ def test_ended_credentials_end_only_their_identity_in_a_cohort():
     whose credentials it used; the change is rendered again for the rest."""
 
     class Revoked(App):
-        async def render(self, entry, credentials, *, replay=False):
+        async def render(self, entry, credentials, *, query="", replay=False):
             answer = await super().render(entry, credentials)
             return (
                 {**answer, "status": 401}
@@ -426,7 +424,7 @@ def test_a_render_that_names_another_cohort_is_not_shared_nor_kept():
         ("/api/notes/1/", "user:2"),
         ("/api/notes/1/", "user:2"),
     ]
-    assert all(view.startswith("user:") for _, view in fanout.renders._kept)
+    assert all(key.startswith("user:") for _, (key, _) in fanout.renders._kept)
 
 
 def test_a_rights_change_not_yet_read_is_heard_before_a_render_is_shared():
@@ -507,7 +505,7 @@ def test_kept_renders_are_bounded_in_bytes_oldest_dropped_first():
     big = "x" * 10_000
 
     class Large(App):
-        async def render(self, entry, credentials, *, replay=False):
+        async def render(self, entry, credentials, *, query="", replay=False):
             return {"status": 200, "headers": {}, "data": {"code": big}}
 
     fanout = EventFanout(
@@ -521,7 +519,7 @@ def test_kept_renders_are_bounded_in_bytes_oldest_dropped_first():
     assert 0 < fanout.renders.bytes <= 50_000
     assert len(fanout.renders) == 4
     assert list(fanout.renders._kept) == [
-        ((n, 0), "anonymous") for n in (97, 98, 99, 100)
+        ((n, 0), ("anonymous", "")) for n in (97, 98, 99, 100)
     ]
 
 
@@ -582,7 +580,7 @@ def test_replays_take_turns_and_are_marked_as_the_subscriber_s_requests():
     missed = [change(n, f"/api/notes/{n}/") for n in range(1, 6)]
     running, most_at_once, marks = 0, 0, []
 
-    async def render(entry, credentials, *, replay=False):
+    async def render(entry, credentials, *, query="", replay=False):
         nonlocal running, most_at_once
         marks.append(replay)
         running += replay
@@ -616,7 +614,7 @@ def test_a_replay_that_cannot_be_shown_asks_for_a_refetch_once():
     and hears the changes after it live."""
     missed = [change(n, f"/api/notes/{n}/") for n in (1, 2, 3)]
 
-    async def render(entry, credentials, *, replay=False):
+    async def render(entry, credentials, *, query="", replay=False):
         return {"status": 429 if replay else 200, "headers": {}, "data": {}}
 
     fanout = reading(render, History(missed), cursor=(3, 0))
@@ -634,3 +632,62 @@ def test_a_replay_that_cannot_be_shown_asks_for_a_refetch_once():
         ("resync", "/api/notes/"),
         ("updated", "/api/notes/4/"),
     ]
+
+
+class FilteringApp(App):
+    """Answers a filtered subscription's render as its query says: `shown` the
+    queries whose list holds the resource now, `held` those that held it
+    before, `unknown` those that cannot tell."""
+
+    def __init__(self, shown=(), held=(), unknown=()):
+        super().__init__()
+        self.shown, self.held, self.unknown = set(shown), set(held), set(unknown)
+        self.queries = []
+
+    async def render(self, entry, credentials, *, query="", replay=False):
+        self.queries.append(query)
+        before = "unknown" if query in self.unknown else str(query in self.held)
+        return {
+            "status": 200 if query in self.shown else 404,
+            "headers": {"Live-Visible-Before": before.lower()},
+            "data": {"as": credentials.identity},
+        }
+
+
+def test_filtered_subscriptions_render_once_per_query_and_are_named():
+    """One render per distinct query (its parameters in any order), and each
+    event names the subscription as it subscribed."""
+    app = FilteringApp(shown={"a=1", "a=1&b=2"}, held={"a=1&b=2", "c=3"})
+    fanout = EventFanout(history=History(), render=app.render, grace_seconds=0)
+    urls = ["/api/notes/?a=1", "/api/notes/?b=2&a=1", "/api/notes/?a=1&b=2"]
+    urls += ["/api/notes/?c=3", "/api/notes/?d=4"]
+    recorders = {url: Recorder() for url in urls}
+    for url, recorder in recorders.items():
+        add(fanout, recorder, url, as_("anonymous"))
+    deliver(fanout, change(1, "/api/notes/1/"))
+    assert sorted(app.queries) == ["a=1", "a=1&b=2", "c=3", "d=4"]
+    heard = {
+        url: [(f["event"], f["subscription"]) for f in r.frames]
+        for url, r in recorders.items()
+    }
+    assert heard == {
+        "/api/notes/?a=1": [("created", "/api/notes/?a=1")],  # entered
+        "/api/notes/?b=2&a=1": [("updated", "/api/notes/?b=2&a=1")],  # stayed
+        "/api/notes/?a=1&b=2": [("updated", "/api/notes/?a=1&b=2")],
+        "/api/notes/?c=3": [("deleted", "/api/notes/?c=3")],  # left
+        "/api/notes/?d=4": [],  # never in it
+    }
+
+
+def test_a_filter_that_cannot_tell_asks_its_subscribers_to_refetch():
+    """Whether the resource was in a filtered list before is never guessed."""
+    app = FilteringApp(shown={"x=1"}, held={""}, unknown={"x=1"})
+    fanout = EventFanout(history=History(), render=app.render, grace_seconds=0)
+    filtered, whole = Recorder(), Recorder()
+    add(fanout, filtered, "/api/notes/?x=1", as_("anonymous"))
+    add(fanout, whole, "/api/notes/", as_("anonymous"))
+    deliver(fanout, change(1, "/api/notes/1/"))
+    assert filtered.frames == [
+        {"event": "resync", "url": "/api/notes/", "subscription": "/api/notes/?x=1"}
+    ]
+    assert whole.events == [("deleted", "/api/notes/1/")]

@@ -14,6 +14,10 @@ Two properties hold on every schedule:
 - **Right once changes stop.** Each subscriber's list (its snapshot with the
   events applied, refetched when told to) equals its own fresh GET.
 
+Some subscribers listen to a filtered list (by language, title words, privacy):
+snippets enter and leave it as edits change them, and what they hear must
+match their filter too.
+
 `ORACLE_SCHEDULES` sets how many schedules run (`make oracle` runs many);
 `ORACLE_SEED` the first seed. A failure names the seed that reproduces it.
 """
@@ -24,6 +28,7 @@ import os
 import random
 import time
 import uuid
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -50,6 +55,18 @@ SCHEDULES = int(os.environ.get("ORACLE_SCHEDULES", "20"))
 FIRST_SEED = int(os.environ.get("ORACLE_SEED", "1"))
 STEPS = 30
 MOST_SNIPPETS = 8  # with the barrier, all on the list's first page
+LANGUAGES = ["python", "ruby"]
+TITLES = ["alpha", "beta", "alpha beta", "gamma"]
+# Lists a subscriber may keep: each holds the barrier (public, python, titled
+# "barrier alpha beta"), which tells it when it has heard everything.
+FILTERS = [
+    "",
+    "?language=python",
+    "?search=alpha",
+    "?search=beta&language=python",
+    "?private=false",
+    "?search=alpha+beta&private=false",
+]
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +101,7 @@ class World:
         self.may_see = {"barrier": {"anonymous"}}  # code -> identities
         self.versions = 0
         self.trace = []  # what the schedule did, for a failure's message
-        self.barrier = Snippet.objects.create(title="barrier", code="barrier")
+        self.barrier = Snippet.objects.create(title=barrier_title(), code="barrier")
         self.barrier_url = f"{LIST}{self.barrier.pk}/"
 
     def identities(self):
@@ -118,7 +135,7 @@ class World:
         """Change the barrier; every change before it is heard before it.
         Return its place in the history (a replay of an earlier change to the
         barrier shows it as it is now, so only the place tells them apart)."""
-        self.barrier.title = uuid.uuid4().hex
+        self.barrier.title = barrier_title()
         self.barrier.save()
         latest = get_redis().xrevrange(live_settings.EVENTS_STREAM, count=1)
         return stream_id(latest[0][0])
@@ -135,7 +152,11 @@ class World:
     def create(self):
         owner = self.rng.choice([None, *self.users])
         code = self.new_code()
-        data = {"title": "t", "code": code}
+        data = {
+            "title": self.rng.choice(TITLES),
+            "code": code,
+            "language": self.rng.choice(LANGUAGES),
+        }
         if owner is not None and self.rng.random() < 0.7:
             data["private"] = True
         token = server_token(owner) if owner else None
@@ -159,7 +180,13 @@ class World:
         snippet.refresh_from_db()
 
     def edit(self, url):
-        self.patch(url, code=self.new_code())
+        """A new version, often into or out of a filter."""
+        fields = {"code": self.new_code()}
+        if self.rng.random() < 0.5:
+            fields["language"] = self.rng.choice(LANGUAGES)
+        if self.rng.random() < 0.5:
+            fields["title"] = self.rng.choice(TITLES)
+        self.patch(url, **fields)
 
     def flip_privacy(self, url):
         snippet = self.snippets[url]
@@ -192,8 +219,9 @@ class World:
 class Listener:
     """One subscriber to the list: its socket or event stream, and its list."""
 
-    def __init__(self, world, *, server, user, transport, session):
+    def __init__(self, world, *, server, user, transport, session, query=""):
         self.world = world
+        self.url = LIST + query
         self.server = server
         self.user = user
         self.transport = transport
@@ -208,7 +236,7 @@ class Listener:
         self.signed_out = False
 
     def __repr__(self):
-        return f"<{self.identity} {self.transport} :{self.server.port}>"
+        return f"<{self.identity} {self.transport} :{self.server.port} {self.url}>"
 
     def sign_in(self):
         self.signed_out = False
@@ -243,7 +271,7 @@ class Listener:
             headers = auth(self.token)
             if since:
                 headers["Last-Event-ID"] = since
-            self.connection = EventStream(self.server, LIST, **headers)
+            self.connection = EventStream(self.server, self.url, **headers)
             self.closing.callback(self.connection.close)
             if not since:
                 first = self.connection.next_event()
@@ -254,7 +282,8 @@ class Listener:
         # Unbounded: a listener that goes away unread must close at once.
         websocket = connect(self.server.ws_url, max_queue=None)
         self.connection = self.closing.enter_context(websocket)
-        frame = {"id": "sub", "method": "SUBSCRIBE", "url": LIST, "token": self.token}
+        frame = {"id": "sub", "method": "SUBSCRIBE", "url": self.url}
+        frame["token"] = self.token
         if since:
             frame["since"] = since
         self.connection.send(json.dumps(frame))
@@ -271,7 +300,7 @@ class Listener:
     def take_snapshot(self, body, position):
         self.items = {}
         for item in body["results"]:
-            self.world.check_visible(self.identity, item, "snapshot")
+            self.check(item, "snapshot")
             self.items[item["url"]] = item
         self.position = position
 
@@ -291,11 +320,19 @@ class Listener:
             frame = json.loads(self.connection.recv(timeout=EVENT_TIMEOUT_SECONDS))
         data = frame.get("data")
         if frame.get("event") in ("created", "updated"):
-            self.world.check_visible(self.identity, data, frame["event"])
+            self.check(data, frame["event"])
         elif isinstance(data, dict):
             for item in data.get("results", []):
-                self.world.check_visible(self.identity, item, "snapshot")
+                self.check(item, "snapshot")
+        if frame.get("event") and frame["event"] != "snapshot":
+            named = frame.get("subscription")
+            assert named == (self.url if self.url != LIST else None), frame
         return frame
+
+    def check(self, item, where):
+        """Nothing its GET could not see, nothing outside its filter."""
+        self.world.check_visible(self.identity, item, where)
+        assert in_filter(self.url, item), (self, where, item)
 
     def hear_until(self, barrier):
         """Apply every event until the barrier's change at `barrier`."""
@@ -316,7 +353,7 @@ class Listener:
                 self.position = event["position"]
             url, data = event.get("url"), event.get("data")
             if name == "deleted":
-                assert data["url"] == url, event  # TEMP
+                assert data == {"id": int(url.split("/")[-2]), "url": url}, event
                 self.items.pop(url, None)
             elif name in ("created", "updated"):
                 self.items[url] = data
@@ -333,7 +370,7 @@ class Listener:
         self.connection = None
 
     def check_against_get(self):
-        response = requests.get(self.server.url + LIST, headers=auth(self.token))
+        response = requests.get(self.server.url + self.url, headers=auth(self.token))
         assert response.status_code == 200, response.text
         fresh = {item["url"]: item for item in response.json()["results"]}
         assert self.items == fresh, (self, sorted(self.items), sorted(fresh))
@@ -368,6 +405,7 @@ def run_schedule(seed, servers):
             # A real sign-in (which sign-out ends), or a token of its own
             # whose expiry decides whose credentials render a shared view.
             session=transport == "ws" and user is not None and rng.random() < 0.5,
+            query=rng.choice(FILTERS),
         )
         for user in [None, *world.users, *world.users]
         for transport in ["ws", "sse"]
@@ -397,6 +435,23 @@ def run_schedule(seed, servers):
         Snippet.objects.filter(pk=world.barrier.pk).delete()
         for url in world.snippets:
             Snippet.objects.filter(pk=url.rstrip("/").rsplit("/")[-1]).delete()
+
+
+def barrier_title():
+    return f"barrier alpha beta {uuid.uuid4().hex[:8]}"
+
+
+def in_filter(url, item):
+    """Whether `item` is one the list at `url` holds, by its filters."""
+    query = parse_qs(urlsplit(url).query)
+    language = query.get("language", [item["language"]])[0]
+    private = query.get("private", [str(item["private"]).lower()])[0]
+    words = " ".join(query.get("search", [])).split()
+    return (
+        item["language"] == language
+        and str(item["private"]).lower() == private
+        and all(word.lower() in item["title"].lower() for word in words)
+    )
 
 
 def step(world, listeners, away):

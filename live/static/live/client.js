@@ -58,6 +58,11 @@ function decodePercents(path) {
   });
 }
 
+/** Is a subscription to `url` filtered (a query): its events name it? */
+function isFiltered(url) {
+  return [...new URLSearchParams(url.split("?")[1] ?? "")].length > 0;
+}
+
 /** Does a subscription to `subscribed` hear an event on `eventUrl`? At or below it. */
 export function hears(subscribed, eventUrl) {
   return subscriptionPath(eventUrl).startsWith(subscriptionPath(subscribed));
@@ -239,6 +244,10 @@ export class LiveClient {
 
   deliverEvent(frame) {
     for (const [url, subscription] of this.subscriptions) {
+      // A filtered subscription hears the events that name it (`subscription`);
+      // the others, each event that names none and is at or below them.
+      const named = frame.subscription ?? null;
+      if (named !== (isFiltered(url) ? url : null)) continue;
       if (!hears(url, frame.url ?? url)) continue;
       if (frame.event === "unsubscribed") {
         if (subscriptionPath(url) !== frame.url) continue;
