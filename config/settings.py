@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from corsheaders.defaults import default_headers
 from django.core.exceptions import ImproperlyConfigured
 
 from live import localredis
@@ -153,6 +154,8 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     # /healthz and /metrics for any Host; everything after it checks the Host.
     "live.health.HealthCheckMiddleware",
+    # ETag on every GET, 304 for If-None-Match (live/conditional.py: If-Match).
+    "django.middleware.http.ConditionalGetMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -312,7 +315,9 @@ CORS_ALLOWED_ORIGINS = ALLOWED_ORIGINS
 CORS_URLS_REGEX = r"^/(api/|healthz$)"  # the API; the admin and pages stay same-origin
 # What the browser client reads (a 429's wait, a creation's address). The token
 # travels in a header, so no credentials mode: cookies never cross origins.
-CORS_EXPOSE_HEADERS = ["Retry-After", "Location"]
+CORS_EXPOSE_HEADERS = ["Retry-After", "Location", "ETag"]
+# Conditional requests: a client's copy (If-None-Match) or edit (If-Match).
+CORS_ALLOW_HEADERS = (*default_headers, "if-match", "if-none-match")
 
 # The WebSocket server's limits (WS_*) have defaults of their own
 # (live/limits.py); any of them may be set from the environment. Each

@@ -31,6 +31,11 @@ DETAIL = {
     "properties": {"detail": STRING},
 }
 HEADERS = {"type": "object", "additionalProperties": STRING}
+SUBSCRIPTION = {
+    "type": "string",
+    "description": "The filtered subscription (a URL with a query) the event is "
+    "for, as it was subscribed; absent for one without a query.",
+}
 MESSAGE_ID = {
     "type": ["string", "number"],
     "maxLength": 128,
@@ -342,7 +347,11 @@ def events_heard(openapi, subscribed):
     resync = {
         "type": "object",
         "required": ["event"],
-        "properties": {"event": {"const": "resync"}, "url": STRING},
+        "properties": {
+            "event": {"const": "resync"},
+            "url": STRING,
+            "subscription": SUBSCRIPTION,
+        },
         "description": "Changes were lost: GET the subscription's URL again.",
     }
     unsubscribed = {
@@ -353,6 +362,7 @@ def events_heard(openapi, subscribed):
             "url": STRING,
             "status": {"const": 401},
             "data": DETAIL,
+            "subscription": SUBSCRIPTION,
         },
         "description": "The credentials ended (expired, signed out): renew.",
     }
@@ -360,15 +370,23 @@ def events_heard(openapi, subscribed):
 
 
 def event_schema(names, url, data):
+    properties = {
+        "event": {"enum": names},
+        "url": url,
+        "position": POSITION,
+        "data": data,
+        "subscription": SUBSCRIPTION,
+    }
+    if "deleted" not in names:
+        properties["etag"] = {
+            "type": "string",
+            "description": "The resource's ETag now, as its GET gives it: a copy "
+            "read with another is stale (an If-Match with it is 412).",
+        }
     return {
         "type": "object",
         "required": ["event", "url", "position", "data"],
-        "properties": {
-            "event": {"enum": names},
-            "url": url,
-            "position": POSITION,
-            "data": data,
-        },
+        "properties": properties,
     }
 
 

@@ -8,8 +8,11 @@ from django.contrib.auth.models import AnonymousUser
 from django.test import RequestFactory
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
+
+from live.conditional import WRITES, ConditionalRequestsMixin
 
 
 class JWTAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -34,6 +37,15 @@ class JWTAuthenticationScheme(OpenApiAuthenticationExtension):
 class AutoSchema(SpectacularAutoSchema):
     """drf-spectacular's, also saying when no credentials are needed."""
 
+    def get_override_parameters(self):
+        """The conditional requests' headers (live/conditional.py)."""
+        parameters = list(super().get_override_parameters())
+        if self.method == "GET":
+            parameters.append(IF_NONE_MATCH)
+        if self.method in WRITES and isinstance(self.view, ConditionalRequestsMixin):
+            parameters.append(IF_MATCH)
+        return parameters
+
     def get_auth(self):
         auth = super().get_auth()
         if {} not in auth and self.anonymous_allowed():
@@ -55,6 +67,24 @@ class AutoSchema(SpectacularAutoSchema):
         )
 
 
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    location=OpenApiParameter.HEADER,
+    description="The ETag of the copy you hold: 304, no body, if it is current.",
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    location=OpenApiParameter.HEADER,
+    description="The ETag of the version you read: 412 if it has changed since "
+    "(checked in the write's transaction).",
+)
+ETAG = {
+    "ETag": {
+        "schema": {"type": "string"},
+        "description": "A strong tag of this representation.",
+    }
+}
+
 ERROR = {
     "type": "object",
     "properties": {"detail": {"type": "string"}, "code": {"type": "string"}},
@@ -68,9 +98,10 @@ def error_responses(result, generator, request, public):
     """Add what every operation can answer besides success (a POSTPROCESSING
     hook): 401 for credentials that do not hold (sent anywhere, they are
     refused), 429 over a throttle; 400, 413 and 415 for a body; 400 for a
-    filter's value; 403 for an
-    unsafe method (a permission, or CSRF with a session); 404 for an object in
-    the path, or a page past the last."""
+    filter's value; 403 for an unsafe method (a permission, or CSRF with a
+    session); 404 for an object in the path, or a page past the last; 304 for a
+    GET's `If-None-Match` (and the `ETag` of its 200), 412 for a write's
+    `If-Match`."""
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = ERROR
     components["Invalid"] = INVALID
@@ -92,6 +123,12 @@ def error_responses(result, generator, request, public):
                 statuses[403] = error
             if any(p["in"] == "path" or p["name"] == "page" for p in parameters):
                 statuses[404] = error
+            headers = {p["name"] for p in parameters if p["in"] == "header"}
+            if "If-None-Match" in headers:
+                statuses[304] = {"description": "Not modified.", "headers": ETAG}
+                operation["responses"]["200"].setdefault("headers", ETAG)
+            if "If-Match" in headers:
+                statuses[412] = error
             responses = operation["responses"]
             for status, response in statuses.items():
                 responses.setdefault(str(status), response)

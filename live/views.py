@@ -36,6 +36,7 @@ from django.db import models
 from django.db.models import Q, QuerySet
 
 from live import recorded
+from live.conditional import ConditionalRequestsMixin
 from live.contract import (
     CHANGE_MARK,
     COHORT_HEADER,
@@ -94,9 +95,10 @@ class SubscriberMiddleware:
         return response
 
 
-class LiveViewSetMixin:
+class LiveViewSetMixin(ConditionalRequestsMixin):
     """
-    A model ViewSet whose changes subscribers hear as their own GET shows them.
+    A model ViewSet whose changes subscribers hear as their own GET shows them
+    (and whose writes honour `If-Match`: live/conditional.py).
 
     Override `readable()` to say which rows the request may see: lists, detail
     GETs and live events all apply it, so a subscriber hears a change only if it

@@ -168,7 +168,10 @@ def event_for(entry: Entry, answer: dict, *, identity: str) -> dict | None:
         name, data = "deleted", entry.record.get("data") or _link(entry)
     else:
         raise RenderFailed(f"{entry.url} rendered {status}")
-    return {"event": name, "url": entry.url, "data": data, "position": entry.position}
+    event = {"event": name, "url": entry.url, "data": data, "position": entry.position}
+    if name != "deleted" and "ETag" in answer["headers"]:
+        event["etag"] = answer["headers"]["ETag"]  # what an edit's If-Match names
+    return event
 
 
 def _link(entry: Entry) -> dict:

@@ -4,6 +4,7 @@
 import { LiveClient } from "../live/client.js";
 
 const LOG_LIMIT = 50;
+const FILTER_DELAY_MS = 300; // typing in the search box: subscribe once it pauses
 const $ = (id) => document.getElementById(id);
 
 // Before the client: it names its transport as it starts (a session that fell
@@ -26,8 +27,11 @@ const state = {
   username: null,
   refresh: null,
   editing: null, // the snippet being edited, or null
+  editingEtag: null, // the ETag of the version being edited
   snippets: new Map(), // url -> snippet, newest first
   listProblem: null, // why the list may be stale, or null
+  listUrl: null, // the (filtered) list kept live
+  unsubscribe: null, // ends the live list's subscription
 };
 
 function showTransport(transport) {
@@ -223,7 +227,10 @@ function showListProblem() {
   $("list-problem").hidden = !state.listProblem;
 }
 
-function applyEvent({ event, url, data }) {
+function applyEvent({ event, url, data, etag }) {
+  if (etag && state.editing?.url === url && etag !== state.editingEtag) {
+    showEditNotice("Someone else changed this snippet since you opened it: saving will not overwrite their change.");
+  }
   if (event === "deleted") {
     state.snippets.delete(url);
   } else if (event === "created") {
@@ -242,8 +249,36 @@ async function preview(snippet) {
   $("preview").srcdoc = reply.status === 200 ? reply.data : "";
 }
 
-function startEditing(snippet) {
+/** The list as the filter form asks: a live subscription to the filtered list. */
+async function followFilter() {
+  const query = new URLSearchParams();
+  for (const [name, value] of new FormData($("filter-form"))) {
+    if (value.trim()) query.set(name, value.trim());
+  }
+  const url = query.size ? `/api/snippets/?${query}` : "/api/snippets/";
+  if (url === state.listUrl) return;
+  state.unsubscribe?.();
+  state.listUrl = url;
+  $("list-heading").textContent = query.size ? "Matching snippets" : "Latest snippets";
+  state.unsubscribe = await client.subscribe(url, { onSnapshot: applySnapshot, onEvent: applyEvent });
+}
+
+function showEditNotice(text) {
+  $("edit-notice").textContent = text;
+  $("edit-notice").hidden = !text;
+}
+
+/** Edit the snippet as it is now: its current version and the ETag that names it. */
+async function startEditing(listed) {
+  const reply = await api({ method: "GET", url: listed.url });
+  if (reply.status !== 200) {
+    showAlert(`This snippet can no longer be edited (${reply.status}).`);
+    return;
+  }
+  const snippet = reply.data;
   state.editing = snippet;
+  state.editingEtag = reply.headers.etag;
+  showEditNotice("");
   $("title").value = snippet.title;
   $("code").value = snippet.code;
   $("language").value = snippet.language;
@@ -258,6 +293,8 @@ function startEditing(snippet) {
 
 function stopEditing() {
   state.editing = null;
+  state.editingEtag = null;
+  showEditNotice("");
   $("snippet-form").reset();
   $("submit-snippet").textContent = "Create";
   $("cancel-edit").hidden = true;
@@ -278,8 +315,15 @@ async function onSnippetSubmit(event) {
   };
   const editing = state.editing;
   const reply = editing
-    ? await api({ method: "PUT", url: editing.url, data })
+    ? await api({ method: "PUT", url: editing.url, data, ifMatch: state.editingEtag })
     : await api({ method: "POST", url: "/api/snippets/", data });
+  if (reply.status === 412) {
+    // Someone saved another version since this one was opened: never overwrite it.
+    showEditNotice(
+      "Not saved: someone else changed this snippet since you opened it. Cancel and edit it again to see their version."
+    );
+    return;
+  }
   if (reply.status >= 400) {
     showErrors("snippet", fields, reply.data);
     return;
@@ -314,6 +358,9 @@ async function loadChoices() {
     );
     select.value = fallback;
   }
+  $("filter-language").append(
+    ...post.language.choices.map(({ value, display_name: name }) => new Option(name, value))
+  );
 }
 
 function showEraseNotice() {
@@ -337,7 +384,16 @@ $("account-form").addEventListener("submit", onAccountSubmit);
 $("sign-out").addEventListener("click", signOut);
 $("snippet-form").addEventListener("submit", onSnippetSubmit);
 $("cancel-edit").addEventListener("click", stopEditing);
+let filterTimer = null;
+$("filter-form").addEventListener("input", () => {
+  clearTimeout(filterTimer);
+  filterTimer = setTimeout(followFilter, FILTER_DELAY_MS);
+});
+$("filter-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  followFilter();
+});
 showEraseNotice();
 restoreSession();
-client.subscribe("/api/snippets/", { onSnapshot: applySnapshot, onEvent: applyEvent });
+followFilter();
 loadChoices().catch((error) => showAlert(`Loading choices failed: ${error.message}`));

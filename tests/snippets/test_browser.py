@@ -10,8 +10,9 @@ from playwright.sync_api import expect
 from tests.conftest import (
     PASSWORD,
     port_to_reuse,
+    sign_up_token,
 )
-from tests.snippets.demo_page import create, snippet_item
+from tests.snippets.demo_page import create, edit, snippet_item
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -151,6 +152,7 @@ def sign_up(page):
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign up").click()
     expect(page.locator("#signed-in")).to_contain_text(username)
+    return username
 
 
 def test_a_private_snippet_is_never_shown_to_another_user(web_server, open_page):
@@ -171,12 +173,12 @@ def test_a_private_snippet_is_never_shown_to_another_user(web_server, open_page)
     other.reload()
     expect(snippet_item(other, public)).to_be_visible()
     expect(snippet_item(other, secret)).to_have_count(0)
-    item.get_by_role("button", name=f"Edit {secret}").click()
+    edit(owner, secret)
     owner.get_by_label("Private").uncheck()
     owner.get_by_role("button", name="Save changes").click()
     expect(snippet_item(other, secret)).to_be_visible()
     expect(snippet_item(other, secret).locator(".badge")).to_have_count(0)
-    item.get_by_role("button", name=f"Edit {secret}").click()
+    edit(owner, secret)
     owner.get_by_label("Private").check()
     owner.get_by_role("button", name="Save changes").click()
     expect(snippet_item(other, secret)).to_have_count(0)
@@ -349,3 +351,74 @@ def test_a_page_loads_with_nothing_missing(web_server, browser, path):
     page.wait_for_load_state("networkidle")
     context.close()
     assert failed == []
+
+
+def test_the_filtered_list_keeps_itself_right_as_others_edit(web_server, open_page):
+    """Filtered by title words and language, the list takes a snippet in as
+    someone else edits it into the filter and lets it go as it is edited out."""
+    page = open_page(web_server)
+    word = f"w{uuid.uuid4().hex[:8]}"
+    page.get_by_label("Words").fill(word)
+    page.get_by_label("Written in").select_option("ruby")
+    expect(page.locator("#list-heading")).to_have_text("Matching snippets")
+    expect(page.locator("#log")).to_contain_text("language=ruby")
+    other = Author(web_server)
+    moving = other.post(title=f"{word} one")  # python: not shown
+    other.post(title=f"{word} two", language="ruby")
+    expect(snippet_item(page, f"{word} two")).to_be_visible()
+    expect(snippet_item(page, f"{word} one")).to_have_count(0)
+    other.patch(moving, language="ruby")
+    expect(snippet_item(page, f"{word} one")).to_be_visible()
+    other.patch(moving, title="renamed")
+    expect(snippet_item(page, "renamed")).to_have_count(0)
+    expect(page.locator("#snippets li")).to_have_count(1)
+
+
+def test_an_edit_of_a_snippet_changed_meanwhile_reports_a_conflict(
+    web_server, open_page
+):
+    """Another save after the edit began: the page says so, and saving does not
+    overwrite it (412)."""
+    page = open_page(web_server)
+    author = Author(web_server, sign_up(page))
+    title = f"mine {uuid.uuid4().hex[:6]}"
+    create(page, title)
+    edit(page, title)
+    url = snippet_item(page, title).get_attribute("data-url")
+    author.patch(url, code="changed elsewhere")  # the same author, elsewhere
+    expect(page.locator("#edit-notice")).to_contain_text("Someone else changed")
+    page.get_by_label("Title").fill("my version")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator("#edit-notice")).to_contain_text("Not saved")
+    expect(page.locator("#log")).to_contain_text(f"PUT {url} → 412")
+    kept = requests.get(web_server.url + url).json()
+    assert (kept["title"], kept["code"]) == (title, "changed elsewhere")
+
+
+class Author:
+    """Someone else at work on the server over HTTP: a new user, or `username`."""
+
+    def __init__(self, server, username=None):
+        self.server = server
+        if username is None:
+            token = sign_up_token(server)
+        else:
+            credentials = {"username": username, "password": PASSWORD}
+            signed_in = requests.post(f"{server.url}/api/auth/token/", json=credentials)
+            token = signed_in.json()["access"]
+        self.headers = {"Authorization": f"JWT {token}"}
+
+    def post(self, **fields):
+        response = requests.post(
+            f"{self.server.url}/api/snippets/",
+            json={"code": "1", **fields},
+            headers=self.headers,
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["url"]
+
+    def patch(self, url, **fields):
+        response = requests.patch(
+            self.server.url + url, json=fields, headers=self.headers
+        )
+        assert response.status_code == 200, response.text

@@ -260,6 +260,9 @@ def test_the_list_filters_by_language_owner_and_title_words(client, assorted):
     assert titles(client, {"search": "sort"}) == ["Sorting", "sort a list"]
     assert titles(client, {"search": "sort", "language": "python"}) == ["sort a list"]
     assert titles(client, {"owner": "nobody-at-all"}) == []
+    assert client.get("/api/snippets/", {"search": "a\x00"}).json() == {
+        "search": ["Null characters are not allowed."]
+    }
 
 
 def test_private_narrows_what_the_requester_may_see(client, assorted):

@@ -271,10 +271,17 @@ export class LiveClient {
 
   /**
    * Send one request; resolves to `{status, headers, data}` whichever transport
-   * carried it. Over the socket when open, otherwise over fetch().
+   * carried it. Over the socket when open, otherwise over fetch(). Conditional
+   * requests: `ifMatch` (an edit of the version whose `etag` you read: 412 if it
+   * changed since) and `ifNoneMatch` (304, no data, if your copy is current);
+   * `headers` for any other.
    */
-  async request({ method = "GET", url, data, since } = {}) {
-    const request = { method: method.toUpperCase(), url, data, since };
+  async request({ method = "GET", url, data, since, ifMatch, ifNoneMatch, headers = {} } = {}) {
+    const conditions = {
+      ...(ifMatch ? { "If-Match": ifMatch } : {}),
+      ...(ifNoneMatch ? { "If-None-Match": ifNoneMatch } : {}),
+    };
+    const request = { method: method.toUpperCase(), url, data, since, headers: { ...headers, ...conditions } };
     const started = performance.now();
     const transport = this.open ? "WebSocket" : "HTTP";
     const reply = await (this.open ? this.overSocket(request) : this.overHttp(request));
@@ -292,6 +299,7 @@ export class LiveClient {
       if (request.data !== undefined) message.data = request.data;
       if (request.since) message.since = request.since;
       if (this.token) message.token = this.token;
+      if (Object.keys(request.headers ?? {}).length) message.headers = request.headers;
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new Error(`${request.method} ${request.url} timed out`));
@@ -305,8 +313,8 @@ export class LiveClient {
     return this.token ? { Authorization: `JWT ${this.token}` } : {};
   }
 
-  async overHttp({ method, url, data }) {
-    const headers = this.authorization();
+  async overHttp({ method, url, data, headers: extra = {} }) {
+    const headers = { ...extra, ...this.authorization() };
     const query = QUERY_METHODS.includes(method);
     const options = { method: method === "SUBSCRIBE" ? "GET" : method, headers };
     if (!query && data !== undefined) {
