@@ -13,6 +13,7 @@ strong tag (RFC 9110, 13.1.1): a weak one never matches.
 
 import hashlib
 
+from django.db import transaction
 from django.utils.cache import quote_etag
 from django.utils.http import parse_etags
 from rest_framework import status
@@ -36,10 +37,27 @@ def etag_of(content: bytes) -> str:
 class ConditionalRequestsMixin:
     """
     A DRF view whose writes honour `If-Match` and answer with the new `ETag`.
-    `get_object()` must run in the write's transaction with the row locked
-    (`select_for_update()`), as SnippetViewSet's does, for two racing writes
-    never to both pass.
+    Each update and delete runs in a transaction that locks its row from read
+    to write (`select_for_update()`), so that two racing writes never both
+    pass, and one racing a DELETE never writes the row back.
     """
+
+    def update(self, request, *args, **kwargs):
+        with transaction.atomic():
+            return super().update(request, *args, **kwargs)
+
+    def destroy(self, request, *args, **kwargs):
+        with transaction.atomic():
+            return super().destroy(request, *args, **kwargs)
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        # Only in the write's own transaction: OPTIONS asks DRF what a PUT
+        # could do, outside any.
+        locking = transaction.get_connection(queryset.db).in_atomic_block
+        if self.request.method in WRITES and locking:
+            queryset = queryset.select_for_update(of=("self",))
+        return queryset
 
     def get_object(self):
         instance = super().get_object()

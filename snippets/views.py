@@ -1,5 +1,4 @@
 from django.contrib.auth.models import User
-from django.db import connection, transaction
 from django.db.models import Prefetch
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -8,7 +7,6 @@ from rest_framework import mixins, permissions, renderers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from live.conditional import WRITES
 from live.filters import SearchFilter
 from live.views import LiveViewSetMixin, identity
 from snippets.filters import SnippetFilter
@@ -83,21 +81,8 @@ class SnippetViewSet(LiveViewSetMixin, viewsets.ModelViewSet):
         queryset = super().get_queryset()
         if self.action == "highlight":
             queryset = queryset.defer(None)
-        if self.request.method in WRITES and connection.in_atomic_block:
-            # Locked from read to save: a DELETE committed in between would make
-            # save() find no row to update and INSERT it again, and two writes
-            # that name the same `If-Match` would both pass. (Only in the
-            # write's transaction: OPTIONS asks DRF what a PUT could do.)
-            queryset = queryset.select_for_update(of=("self",))
+        # (A write locks its row from read to save: live/conditional.py.)
         return queryset
-
-    def update(self, request, *args, **kwargs):
-        with transaction.atomic():
-            return super().update(request, *args, **kwargs)
-
-    def destroy(self, request, *args, **kwargs):
-        with transaction.atomic():
-            return super().destroy(request, *args, **kwargs)
 
     @extend_schema(responses={(200, "text/html"): OpenApiTypes.STR})
     @action(detail=True, renderer_classes=[renderers.StaticHTMLRenderer])

@@ -174,6 +174,31 @@ def test_events_with_positions_resume_and_the_note_s_own_visibility(server, toke
     assert missed[0]["position"] < missed[1]["position"]
 
 
+def test_the_guide_s_filters_are_live_filtered_lists(server, tokens):
+    """The guide's view names its filters and nothing more: a subscription to
+    another user's shared notes about milk hears one enter and leave."""
+    owner, other = tokens
+    headers = {"Authorization": f"JWT {owner}"}
+    url = f"{NOTES}?shared=true&search=milk"
+    with connect(server.ws_url) as ws:
+        reply = ask(ws, {"method": "SUBSCRIBE", "url": url, "token": other})
+        assert reply["data"]["results"] == []
+        note = requests.post(
+            server.url + NOTES, json={"text": "buy milk"}, headers=headers
+        ).json()  # not shared: not in the list
+        for shared, name in [(True, "created"), (False, "deleted")]:
+            requests.patch(
+                f"{server.url}{NOTES}{note['id']}/",
+                json={"shared": shared},
+                headers=headers,
+            ).raise_for_status()
+            event = next_event(ws)
+            assert (event["event"], event["subscription"]) == (name, url)
+            assert event["data"]["id"] == note["id"]
+        bad = ask(ws, {"method": "SUBSCRIBE", "url": f"{NOTES}?owner=x"})
+        assert (bad["status"], list(bad["data"])) == (400, ["owner"])
+
+
 def test_events_over_server_sent_events(server, tokens):
     owner = tokens[0]
     stream = EventStream(server, NOTES, Authorization=f"JWT {owner}")

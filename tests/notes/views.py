@@ -1,5 +1,7 @@
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import permissions, serializers, viewsets
 
+from live.filters import SearchFilter
 from live.views import LiveViewSetMixin
 from tests.notes.models import Note
 
@@ -25,6 +27,10 @@ class NoteViewSet(LiveViewSetMixin, viewsets.ModelViewSet):
     queryset = Note.objects.select_related("owner")
     serializer_class = NoteSerializer
     permission_classes = [permissions.IsAuthenticatedOrReadOnly, IsOwnerOrReadOnly]
+    # `?shared=true`, `?owner=3`, `?search=milk`: each also a live filtered list.
+    filter_backends = [DjangoFilterBackend, SearchFilter]
+    filterset_fields = ["shared", "owner"]
+    search_fields = ["text"]
 
     def readable(self):
         return Note.readable_by(self.request.user)

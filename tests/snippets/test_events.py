@@ -49,8 +49,11 @@ def shared_prefix(settings):
 
 
 def without_position(event):
-    """The event as the app published it; every event carries its position."""
+    """The event as the app published it; every event carries its position, and
+    one that shows the resource its ETag."""
     assert isinstance(event.pop("position"), str)
+    if event["event"] != "deleted":
+        assert event.pop("etag").startswith('"')
     return event
 
 
