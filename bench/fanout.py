@@ -13,6 +13,21 @@ LATENCY_PAUSE_SECONDS = 0.05
 SUSTAINED_SECONDS = 3
 DRAIN_SECONDS = 5
 SETTLE_SECONDS = 120
+LIST = "/api/snippets/"
+
+
+def filters_matching_every_change(count):
+    """`count` distinct filtered lists that each hold every snippet the writer
+    makes (titled "fan-out", in Python): searches for each part of the title,
+    alone and with the language."""
+    title = "fan-out"
+    parts = sorted(
+        {title[i:j] for i in range(len(title)) for j in range(i + 1, len(title) + 1)}
+    )
+    queries = [f"search={part}" for part in parts]
+    queries += [f"search={part}&language=python" for part in parts]
+    assert len(queries) >= count, count
+    return [f"{LIST}?{query}" for query in queries[:count]]
 
 
 def percentile(values, fraction):
@@ -54,11 +69,12 @@ async def settle(port, env):
     probe.transport.close()
 
 
-async def measure(*, port, subscribers, env, tokens=(None,)):
+async def measure(*, port, subscribers, env, tokens=(None,), urls=(LIST,)):
     """Subscribe `subscribers` sockets, change snippets elsewhere, time arrivals.
 
-    Socket `n` subscribes with `tokens[n % len(tokens)]` (`None`: anonymous), so
-    each change is read once per distinct identity. The clock starts just before
+    Socket `n` subscribes to `urls[n % len(urls)]` with `tokens[n % len(tokens)]`
+    (`None`: anonymous), so each change is read once per distinct identity and
+    URL (a filtered list's query). The clock starts just before
     `Snippet.objects.create()` in the writer (so it includes the insert and the
     commit) and stops when a subscriber's socket has the event.
     """
@@ -74,7 +90,8 @@ async def measure(*, port, subscribers, env, tokens=(None,)):
     ]
     for number, socket in enumerate(sockets):
         token = tokens[number % len(tokens)]
-        socket.send({"method": "SUBSCRIBE", "url": "/api/snippets/", "token": token})
+        url = urls[number % len(urls)]
+        socket.send({"method": "SUBSCRIBE", "url": url, "token": token})
     # Every subscription confirmed first, however long the list GETs take (the
     # bench's earlier creates leave tens of thousands of rows to count).
     await wait_for(lambda: len(arrivals) >= subscribers, SETTLE_SECONDS)

@@ -14,6 +14,8 @@ SUBSCRIBE_MARK = "wsserver.subscribe"  # a SUBSCRIBE's GET
 CHANGE_MARK = "wsserver.change"  # the GET that shows a change (its record)
 REPLAY_MARK = "wsserver.replay"  # ...replayed to one resuming subscriber
 POSITION_MARK = "wsserver.position"  # ...and that change's position
+# ...and the queries of the filtered subscriptions it is shown to (a list).
+FILTERS_MARK = "wsserver.filters"
 # How a request came: "websocket" or "events" (absent: plain HTTP).
 TRANSPORT_MARK = "wsserver.transport"
 
@@ -27,6 +29,9 @@ SESSION_HEADER = "Live-Session"  # the sign-in its credentials belong to
 # The claim of every access token naming its sign-in (live/tokens.py).
 SESSION_CLAIM = "sid"
 VISIBLE_BEFORE_HEADER = "Live-Visible-Before"  # "true": it saw the row before
+# On a change's GET with FILTERS_MARK: JSON, `{query: [before, now]}`, whether
+# the row was and is in the list each query filters (`before` null: unknown).
+FILTERS_HEADER = "Live-Filters"
 
 # Records in the history that are no change to a resource (live/revocation.py):
 REVOKED = "revoked"  # an identity's credentials (or one session's) ended

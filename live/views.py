@@ -14,12 +14,14 @@ marked in the WSGI environ (which no client can set: a client's headers become
   identity sees it, or 404), unthrottled unless it is also marked
   `wsserver.replay` (a change replayed to one resuming subscriber: its own
   request), and says whether this identity could see it before the change
-  (`Live-Visible-Before`), by its own `readable()` rule and filters applied to
-  the values the change recorded (live/recorded.py), or `unknown` where a
-  filter reads what the change did not record. A filtered subscription's
-  change is rendered by the GET of the resource with the subscription's query
-  (`/api/notes/12/?tag=x`): DRF's `get_object()` applies the view's filters, so
-  a resource outside them is a 404 and leaves the subscriber's list.
+  (`Live-Visible-Before`), by its own `readable()` rule applied to the values
+  the change recorded (live/recorded.py). For filtered subscriptions the same
+  GET also says, for each of their queries (`wsserver.filters`), whether the
+  row was and is in the list that query filters (`Live-Filters`): the view's
+  own filter backends, given that query, asked of the row now and of the
+  values the change recorded (`null` where a filter reads what the change did
+  not record: the server asks those subscribers to refetch). One GET a change
+  per cohort, however many filters are subscribed.
 
 A view that says which requests see its resources alike (`cohort()`, and
 `concerned()` for the exceptions) has each change rendered once per cohort
@@ -30,10 +32,17 @@ subscribers of that cohort, whose rights have not changed since they subscribed
 (live/revocation.py: `rights_changed`).
 """
 
+import copy
+import json
+import threading
 from functools import cache, lru_cache
 
+from cachetools import LRUCache, cached
+from cachetools.keys import hashkey
 from django.db import models
 from django.db.models import Q, QuerySet
+from django.http import QueryDict
+from rest_framework.exceptions import ValidationError
 
 from live import recorded
 from live.conditional import ConditionalRequestsMixin
@@ -41,6 +50,8 @@ from live.contract import (
     CHANGE_MARK,
     COHORT_HEADER,
     EXPIRES_HEADER,
+    FILTERS_HEADER,
+    FILTERS_MARK,
     IDENTITY_HEADER,
     REPLAY_MARK,
     SESSION_CLAIM,
@@ -70,6 +81,30 @@ def readable_rows(queryset: QuerySet, readable: Q) -> QuerySet:
     callers clone it (`.all()`), as DRF clones a view's `queryset` for each
     request."""
     return queryset.filter(readable) if readable else queryset
+
+
+def loaded(row, fields) -> dict:
+    """The values of `fields` as `row` was loaded, never a deferred field's
+    query: one not loaded is left out (a condition that reads it cannot be
+    told: live/recorded.py)."""
+    return {
+        f.attname: row.__dict__[f.attname] for f in fields if f.attname in row.__dict__
+    }
+
+
+@cached(
+    LRUCache(maxsize=1024),
+    key=lambda view, query: hashkey(
+        type(view), view.readable(), query, view.request.user.pk
+    ),
+    lock=threading.Lock(),
+)
+def filtered_test(view, query: str) -> recorded.RowTest:
+    """The test of whether a row is in the list `query` filters for `view`'s
+    requester, compiled once per view, rule, query and user: building a
+    FilterSet and compiling its SQL cost more than running it."""
+    rows = view.filter_as(query, readable_rows(view.queryset, view.readable()))
+    return recorded.RowTest(rows, recorded_fields(view.queryset.model))
 
 
 class SubscriberMiddleware:
@@ -160,7 +195,44 @@ class LiveViewSetMixin(ConditionalRequestsMixin):
                 response[VISIBLE_BEFORE_HEADER] = "unknown"
             else:
                 response[VISIBLE_BEFORE_HEADER] = "true" if visible else "false"
+            queries = request.META.get(FILTERS_MARK)
+            if queries:
+                membership = self.in_filtered_lists(change, queries)
+                response[FILTERS_HEADER] = json.dumps(membership)
         return response
+
+    def in_filtered_lists(self, change: dict, queries) -> dict:
+        """`{query: [before, now]}`: whether the changed row was in the list
+        each query filters, by the values the change recorded, and is, by the
+        values this GET read (the very row it shows: a write committed meanwhile
+        cannot set the two apart); `None` where that cannot be told. One
+        statement for all of them."""
+        fields = recorded_fields(self.queryset.model)
+        row = getattr(self, "live_object", None)  # `None`: this GET shows none
+        states = [change.get("before"), None if row is None else loaded(row, fields)]
+        asked = []  # (query, test) for each query a test could be made for
+        answer = {}
+        for query in queries:
+            try:
+                asked.append((query, filtered_test(self, query)))
+            except ValidationError:  # (a filter that no longer takes it)
+                answer[query] = [None, False]
+        tests = [(test, s) for _, test in asked for s in states if s is not None]
+        results = iter(recorded.test_rows(tests))
+        for query, _test in asked:
+            was, now = [False if s is None else next(results) for s in states]
+            answer[query] = [was, bool(now)]
+        return answer
+
+    def filter_as(self, query: str, queryset: QuerySet) -> QuerySet:
+        """`queryset` through this view's filter backends, as a request with
+        the query string `query` would filter it."""
+        asked = copy.copy(self.request)
+        asked._request = copy.copy(self.request._request)
+        asked._request.GET = QueryDict(query)
+        for backend in self.filter_backends:
+            queryset = backend().filter_queryset(asked, queryset, self)
+        return queryset
 
     def get_object(self):
         self.live_object = super().get_object()
@@ -172,18 +244,15 @@ class LiveViewSetMixin(ConditionalRequestsMixin):
         row = getattr(self, "live_object", None)
         if row is None:
             return False
-        # The values loaded, never a deferred field's query.
-        values = {
-            f.attname: row.__dict__.get(f.attname) for f in recorded_fields(type(row))
-        }
+        values = loaded(row, recorded_fields(type(row)))
         user = self.request.user
         requester = identity(user.pk if user.is_authenticated else None)
         return requester in self.concerned(values)
 
     def visible_before(self, before: dict | None) -> bool:
-        """Whether this request (its filters included) could see the row as
-        `before` recorded it; `recorded.Unknown` if that cannot be told."""
+        """Whether this request could see the row as `before` recorded it;
+        `recorded.Unknown` if that cannot be told."""
         if before is None:  # it did not exist
             return False
-        rows = self.filter_queryset(readable_rows(self.queryset, self.readable()))
+        rows = readable_rows(self.queryset, self.readable())
         return recorded.matches(rows, before, recorded_fields(self.queryset.model))

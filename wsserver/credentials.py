@@ -18,7 +18,10 @@ The app answers through ordinary GETs that the server marks in the WSGI environ
   cohort's subscribers; the reply is that GET's, says whether the cohort could
   see the resource before the change (`Live-Visible-Before`) and names the
   cohort of the credentials it ran with (`Live-Cohort`): the server shares it
-  only if that is the cohort it was made for (wsserver/events.py). A change
+  only if that is the cohort it was made for (wsserver/events.py). The same
+  GET serves the cohort's filtered subscriptions: it is marked with their
+  queries (`wsserver.filters`) and says of each whether the resource was and is
+  in the list it filters (`Live-Filters`). A change
   replayed to one resuming subscriber is also marked `wsserver.replay`: it is a
   request of that subscriber's, throttled as such.
 
@@ -35,6 +38,8 @@ from live.contract import (
     CHANGE_MARK,
     COHORT_HEADER,
     EXPIRES_HEADER,
+    FILTERS_HEADER,
+    FILTERS_MARK,
     IDENTITY_HEADER,
     POSITION_MARK,
     REPLAY_MARK,
@@ -43,7 +48,7 @@ from live.contract import (
 )
 from wsserver.bridge import Peer
 from wsserver.history import Entry
-from wsserver.protocol import Message
+from wsserver.protocol import Message, encode
 
 if TYPE_CHECKING:
     from wsserver.threads import DjangoThreads
@@ -120,31 +125,65 @@ async def render(
     entry: Entry,
     credentials: Credentials,
     *,
-    query: str = "",
+    queries: tuple[str, ...] = (),
     replay: bool = False,
 ) -> dict:
-    """The GET of a changed resource as `credentials` see it (through a
-    subscription's filters, `query`), on Django's threads (the fan-out's
+    """The GET of a changed resource as `credentials` see it (and whether it is
+    in the lists `queries` filter), on Django's threads (the fan-out's
     `Render`, with `django` bound)."""
-    message, marks = rendering(entry, credentials, query=query, replay=replay)
+    message, marks = rendering(entry, credentials, queries=queries, replay=replay)
     return await django(message, credentials.peer, marks)
 
 
 def rendering(
-    entry: Entry, credentials: Credentials, *, query: str = "", replay: bool = False
+    entry: Entry,
+    credentials: Credentials,
+    *,
+    queries: tuple[str, ...] = (),
+    replay: bool = False,
 ) -> tuple[Message, dict]:
     """The GET (and its environ marks) that shows `entry` to `credentials`,
-    with the query of a filtered subscription (`query`)."""
+    asking about the lists `queries` filter."""
     request = credentials.request
     # Only what authenticates: the subscriber's other headers asked for the
     # snapshot, not for every change.
     proof = {k: v for k, v in request.headers.items() if k.lower() == "authorization"}
-    url = f"{entry.url}?{query}" if query else entry.url
-    message = Message(url, "GET", token=request.token, headers=proof)
+    message = Message(entry.url, "GET", token=request.token, headers=proof)
     marks = {CHANGE_MARK: entry.record, POSITION_MARK: entry.position}
+    if queries:
+        marks[FILTERS_MARK] = list(queries)
     if replay:
         marks[REPLAY_MARK] = True
     return message, marks
+
+
+# What a filtered subscription is sent when the app cannot tell whether the
+# resource was in its list: a refetch, never a guess.
+REFETCH = "refetch"
+
+
+def frames_for(
+    entry: Entry, answer: dict, *, identity: str, queries: tuple[str, ...]
+) -> dict[str, str | None]:
+    """The frame `entry` comes to, by query: `""` for subscriptions without one,
+    and each of `queries` for the filtered ones (`None`: nothing to send;
+    `REFETCH`: ask them to refetch)."""
+    event = event_for(entry, answer, identity=identity)
+    frames = {"": None if event is None else encode(event)}
+    said = json.loads(answer["headers"].get(FILTERS_HEADER) or "{}")
+    for query in queries:
+        was, now = said.get(query, (None, False))
+        if was is None:
+            frames[query] = REFETCH
+        elif now:
+            name = "updated" if was else "created"
+            frames[query] = encode(_shown(entry, answer, name, answer.get("data")))
+        elif was:
+            data = entry.record.get("data") or _link(entry)
+            frames[query] = encode(_shown(entry, answer, "deleted", data))
+        else:
+            frames[query] = None
+    return frames
 
 
 def event_for(entry: Entry, answer: dict, *, identity: str) -> dict | None:
@@ -168,6 +207,10 @@ def event_for(entry: Entry, answer: dict, *, identity: str) -> dict | None:
         name, data = "deleted", entry.record.get("data") or _link(entry)
     else:
         raise RenderFailed(f"{entry.url} rendered {status}")
+    return _shown(entry, answer, name, data)
+
+
+def _shown(entry: Entry, answer: dict, name: str, data) -> dict:
     event = {"event": name, "url": entry.url, "data": data, "position": entry.position}
     if name != "deleted" and "ETag" in answer["headers"]:
         event["etag"] = answer["headers"]["ETag"]  # what an edit's If-Match names

@@ -25,7 +25,8 @@ The path of a change, top to bottom:
       -> _show(entry, key, group), once per key:
          RenderCache.share (renders.py) -> _render -> the app's GET of the
          resource on Django's threads (credentials.render -> threads.py ->
-         bridge.py) -> event_for: created, updated, deleted or nothing
+         bridge.py) -> frames_for: created, updated, deleted or nothing, for
+         the subscriptions without a query and for each filtered list
       -> _apart: who may not share it (see below), shown by renders of their own
       -> send_text to each subscriber (handlers.py: a socket; sse.py: a stream)
 
@@ -52,11 +53,12 @@ from functools import partial
 from live import metrics
 from live.contract import COHORT_HEADER, REVOKED, RIGHTS_CHANGED, RIGHTS_CHANGING
 from wsserver.credentials import (
+    REFETCH,
     Credentials,
     CredentialsEnded,
     RenderFailed,
     cohort_of,
-    event_for,
+    frames_for,
 )
 from wsserver.history import START, Entry, History, Position, StreamId
 from wsserver.protocol import encode
@@ -247,13 +249,13 @@ class EventFanout:
         if entry.url is None:  # a change that could not be recorded: refetch
             return self.resync()
         self.renders.change_read(entry)
-        groups: dict[tuple[str, str], list[Subscription]] = {}  # by key and query
+        groups: dict[str, list[Subscription]] = {}  # by render key
         for subscription in self.registry.hearing(entry):
             key = subscription.credentials.render_key(entry)
-            groups.setdefault((key, subscription.query), []).append(subscription)
+            groups.setdefault(key, []).append(subscription)
         rendered = self.rendered
         await asyncio.gather(
-            *(self._show(entry, key, group) for (key, _), group in groups.items())
+            *(self._show(entry, key, group) for key, group in groups.items())
         )
         metrics.renders_per_change.observe(self.rendered - rendered)
         if groups:
@@ -268,18 +270,19 @@ class EventFanout:
         replay: bool = False,
     ) -> bool:
         """Send `entry`, rendered once for the render key `key` (a cohort's or
-        one identity's) through the filters of the group's query, to each of
-        `group`; `False` if it could not be shown (each was asked to refetch)."""
-        query = group[0].query  # one for the whole group
+        one identity's) and the filtered lists of the group's queries, to each
+        of `group`; `False` if it could not be shown (each was asked to
+        refetch)."""
+        queries = tuple(sorted({s.query for s in group if s.query}))
         while group:
             # Any member's credentials will do; the longest-lived are least
             # likely to have ended (the anonymous never do).
             freshest = max(group, key=lambda s: s.credentials.expires or float("inf"))
             credentials = freshest.credentials
-            render = partial(self._render, entry, credentials, replay, query)
+            render = partial(self._render, entry, credentials, replay, queries)
             try:
-                rendered = await self.renders.share(entry, (key, query), render)
-                apart = await self._apart(entry, key, group, rendered)
+                rendered = await self.renders.share(entry, (key, queries), render)
+                apart = await self._apart(entry, (key, queries), group, rendered)
             except CredentialsEnded as ended:
                 group = self._end_identity(group, ended)
                 continue
@@ -292,25 +295,28 @@ class EventFanout:
                     subscription.subscriber.send_text(_resync(subscription))
                 return False
             shown = await self._show_apart(entry, apart, replay=replay)
-            if rendered.text is not None:
-                for subscription in group:
-                    if subscription not in apart and self.current(subscription):
-                        text = _named(rendered.text, subscription)
-                        subscription.subscriber.send_text(text)
+            for subscription in group:
+                if subscription not in apart and self.current(subscription):
+                    _send(subscription, rendered.frames[subscription.query])
             return shown
         return True
 
     async def _apart(
-        self, entry: Entry, key: str, group: list[Subscription], rendered: Rendered
+        self,
+        entry: Entry,
+        kept_as: tuple[str, tuple[str, ...]],
+        group: list[Subscription],
+        rendered: Rendered,
     ) -> list[Subscription]:
-        """The members of `group` that may not share `rendered`: all of them if
-        it was made for a cohort its GET did not name, else those whose rights
-        are changing."""
+        """The members of `group` that may not share `rendered` (kept as
+        `kept_as`: its render key and queries): all of them if it was made for a
+        cohort its GET did not name, else those whose rights are changing."""
+        key, _queries = kept_as
         cohort = cohort_of(key)
         if cohort is None:
             return []
         if rendered.cohort != cohort:
-            self.renders.forget(entry, (key, group[0].query))
+            self.renders.forget(entry, kept_as)
             metrics.unshared_renders.labels("cohort").inc(len(group))
             log.info("A render for %s named %s: not shared", cohort, rendered.cohort)
             return group
@@ -324,14 +330,14 @@ class EventFanout:
         self, entry: Entry, apart: list[Subscription], *, replay: bool
     ) -> bool:
         """Show `entry` to each of `apart` as its identity sees it."""
-        by_identity: dict[tuple[str, str], list[Subscription]] = {}
+        by_identity: dict[str, list[Subscription]] = {}
         for subscription in apart:
-            key = (subscription.credentials.identity, subscription.query)
-            by_identity.setdefault(key, []).append(subscription)
+            identity = subscription.credentials.identity
+            by_identity.setdefault(identity, []).append(subscription)
         shown = await asyncio.gather(
             *(
                 self._show(entry, identity, group, replay=replay)
-                for (identity, _), group in by_identity.items()
+                for identity, group in by_identity.items()
             )
         )
         return all(shown)
@@ -350,18 +356,24 @@ class EventFanout:
         self.rights_count = count
 
     async def _render(
-        self, entry: Entry, credentials: Credentials, replay: bool, query: str
+        self,
+        entry: Entry,
+        credentials: Credentials,
+        replay: bool,
+        queries: tuple[str, ...],
     ) -> Rendered:
-        """The frame `entry` comes to for `credentials` through the filters of
-        `query` (or `None`), and the cohort its GET named."""
+        """The frames `entry` comes to for `credentials`, by query (`""`: no
+        filter), and the cohort its GET named."""
         # Replays take turns, so requests keep Django's other threads.
         if not replay:
             self.rendered += 1
         async with self.replays if replay else contextlib.nullcontext():
-            answer = await self.render(entry, credentials, query=query, replay=replay)
-        event = event_for(entry, answer, identity=credentials.identity)
-        text = None if event is None else encode(event)
-        return Rendered(text, answer["headers"].get(COHORT_HEADER))
+            answer = await self.render(
+                entry, credentials, queries=queries, replay=replay
+            )
+        identity = credentials.identity
+        frames = frames_for(entry, answer, identity=identity, queries=queries)
+        return Rendered(frames, answer["headers"].get(COHORT_HEADER))
 
     def _end_identity(
         self, group: list[Subscription], ended: CredentialsEnded
@@ -383,6 +395,14 @@ def _resync(subscription: Subscription) -> str:
     return _named(
         json.dumps({"event": "resync", "url": subscription.path}), subscription
     )
+
+
+def _send(subscription: Subscription, frame: str | None) -> None:
+    """Send a render's frame for `subscription`'s query (named, if filtered)."""
+    if frame == REFETCH:
+        subscription.subscriber.send_text(_resync(subscription))
+    elif frame is not None:
+        subscription.subscriber.send_text(_named(frame, subscription))
 
 
 def _named(text: str, subscription: Subscription) -> str:

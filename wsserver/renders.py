@@ -1,8 +1,9 @@
 """
-Renders of changes, kept to be shared: the frame a change comes to for one
-render key (a cohort's or one identity's; `None`: nothing to send), made once
-and sent to every subscriber of that key, live or catching up (every socket
-resumes at once after a deploy).
+Renders of changes, kept to be shared: the frames a change comes to for one
+render key (a cohort's or one identity's), one for its subscribers without a
+query and one for each filtered list asked about (`None`: nothing to send),
+made once and sent to every subscriber of that key, live or catching up (every
+socket resumes at once after a deploy).
 
 Bounded in bytes (`WS_RENDER_CACHE_BYTES`), the oldest dropped first: a render
 dropped is made again when asked for, never lost. A render is kept only while it
@@ -23,17 +24,16 @@ from wsserver.history import Entry, StreamId
 # What a kept render costs besides its text: the key, the future, the indexes.
 OVERHEAD_BYTES = 400
 
-# (the change's id, (the render key it was made for, a filtered subscription's
-# query or ""))
-Key = tuple[StreamId, tuple[str, str]]
+# (the change's id, (the render key it was made for, the filtered lists' queries))
+Key = tuple[StreamId, tuple[str, tuple[str, ...]]]
 
 
 class Rendered(NamedTuple):
-    """A change rendered for one render key: the frame to send (`None`:
-    nothing to send) and the cohort the GET that made it named for its
-    credentials (`None`: none)."""
+    """A change rendered for one render key: the frame to send for each query
+    (`""`: no filter; `None`: nothing to send) and the cohort the GET that made
+    it named for its credentials (`None`: none)."""
 
-    text: str | None
+    frames: dict[str, str | None]
     cohort: str | None
 
 
@@ -55,7 +55,7 @@ class RenderCache:
     def share(
         self,
         entry: Entry,
-        render_key: tuple[str, str],
+        render_key: tuple[str, tuple[str, ...]],
         render: Callable[[], Awaitable[Rendered]],
     ) -> asyncio.Future:
         """The render of `entry` for `render_key`: the one kept or under way,
@@ -70,7 +70,7 @@ class RenderCache:
             future.add_done_callback(lambda done: self._done(key, done))
         return future
 
-    def forget(self, entry: Entry, render_key: tuple[str, str]) -> None:
+    def forget(self, entry: Entry, render_key: tuple[str, tuple[str, ...]]) -> None:
         """Drop the render of `entry` for `render_key`: it may not be shared."""
         if (entry.id, render_key) in self._urls:
             self._drop((entry.id, render_key))
@@ -88,7 +88,8 @@ class RenderCache:
             return self._drop(key)  # made again when next asked for
         del self._rendering[key]
         self._kept[key] = future
-        self._sizes[key] = len(future.result().text or "") + OVERHEAD_BYTES
+        frames = future.result().frames.values()
+        self._sizes[key] = sum(map(len, filter(None, frames))) + OVERHEAD_BYTES
         self.bytes += self._sizes[key]
         while self.bytes > self.max_bytes:
             self._drop(next(iter(self._kept)))

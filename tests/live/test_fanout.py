@@ -48,7 +48,7 @@ class App:
         self.cohorts = cohorts or {}
         self.renders = []
 
-    async def render(self, entry, credentials, *, query="", replay=False):
+    async def render(self, entry, credentials, *, queries=(), replay=False):
         who = credentials.identity
         self.renders.append((entry.url, who))
         seen = entry.url in self.before.get(who, {entry.url})
@@ -376,7 +376,7 @@ def test_ended_credentials_end_only_their_identity_in_a_cohort():
     whose credentials it used; the change is rendered again for the rest."""
 
     class Revoked(App):
-        async def render(self, entry, credentials, *, query="", replay=False):
+        async def render(self, entry, credentials, *, queries=(), replay=False):
             answer = await super().render(entry, credentials)
             return (
                 {**answer, "status": 401}
@@ -505,7 +505,7 @@ def test_kept_renders_are_bounded_in_bytes_oldest_dropped_first():
     big = "x" * 10_000
 
     class Large(App):
-        async def render(self, entry, credentials, *, query="", replay=False):
+        async def render(self, entry, credentials, *, queries=(), replay=False):
             return {"status": 200, "headers": {}, "data": {"code": big}}
 
     fanout = EventFanout(
@@ -519,7 +519,7 @@ def test_kept_renders_are_bounded_in_bytes_oldest_dropped_first():
     assert 0 < fanout.renders.bytes <= 50_000
     assert len(fanout.renders) == 4
     assert list(fanout.renders._kept) == [
-        ((n, 0), ("anonymous", "")) for n in (97, 98, 99, 100)
+        ((n, 0), ("anonymous", ())) for n in (97, 98, 99, 100)
     ]
 
 
@@ -580,7 +580,7 @@ def test_replays_take_turns_and_are_marked_as_the_subscriber_s_requests():
     missed = [change(n, f"/api/notes/{n}/") for n in range(1, 6)]
     running, most_at_once, marks = 0, 0, []
 
-    async def render(entry, credentials, *, query="", replay=False):
+    async def render(entry, credentials, *, queries=(), replay=False):
         nonlocal running, most_at_once
         marks.append(replay)
         running += replay
@@ -614,7 +614,7 @@ def test_a_replay_that_cannot_be_shown_asks_for_a_refetch_once():
     and hears the changes after it live."""
     missed = [change(n, f"/api/notes/{n}/") for n in (1, 2, 3)]
 
-    async def render(entry, credentials, *, query="", replay=False):
+    async def render(entry, credentials, *, queries=(), replay=False):
         return {"status": 429 if replay else 200, "headers": {}, "data": {}}
 
     fanout = reading(render, History(missed), cursor=(3, 0))
@@ -635,40 +635,45 @@ def test_a_replay_that_cannot_be_shown_asks_for_a_refetch_once():
 
 
 class FilteringApp(App):
-    """Answers a filtered subscription's render as its query says: `shown` the
-    queries whose list holds the resource now, `held` those that held it
-    before, `unknown` those that cannot tell."""
+    """Says of each filtered list asked about whether the resource was and is
+    in it: `shown` the queries whose list holds it now, `held` those that held
+    it before, `unknown` those that cannot tell; the resource itself is shown
+    to everyone, and was visible before."""
 
     def __init__(self, shown=(), held=(), unknown=()):
         super().__init__()
         self.shown, self.held, self.unknown = set(shown), set(held), set(unknown)
-        self.queries = []
+        self.asked = []
 
-    async def render(self, entry, credentials, *, query="", replay=False):
-        self.queries.append(query)
-        before = "unknown" if query in self.unknown else str(query in self.held)
-        return {
-            "status": 200 if query in self.shown else 404,
-            "headers": {"Live-Visible-Before": before.lower()},
-            "data": {"as": credentials.identity},
+    async def render(self, entry, credentials, *, queries=(), replay=False):
+        self.asked.append(queries)
+        answer = await super().render(entry, credentials)
+        membership = {
+            query: [
+                None if query in self.unknown else query in self.held,
+                query in self.shown,
+            ]
+            for query in queries
         }
+        answer["headers"]["Live-Filters"] = json.dumps(membership)
+        return answer
 
 
-def test_filtered_subscriptions_render_once_per_query_and_are_named():
-    """One render per distinct query (its parameters in any order), and each
-    event names the subscription as it subscribed."""
+def test_filtered_lists_are_asked_about_in_the_one_render_and_named():
+    """One render for every filter of a cohort (its parameters in any order are
+    one filter), and each event names the subscription as it subscribed."""
     app = FilteringApp(shown={"a=1", "a=1&b=2"}, held={"a=1&b=2", "c=3"})
     fanout = EventFanout(history=History(), render=app.render, grace_seconds=0)
     urls = ["/api/notes/?a=1", "/api/notes/?b=2&a=1", "/api/notes/?a=1&b=2"]
-    urls += ["/api/notes/?c=3", "/api/notes/?d=4"]
+    urls += ["/api/notes/?c=3", "/api/notes/?d=4", "/api/notes/"]
     recorders = {url: Recorder() for url in urls}
     for url, recorder in recorders.items():
         add(fanout, recorder, url, as_("anonymous"))
     deliver(fanout, change(1, "/api/notes/1/"))
-    assert sorted(app.queries) == ["a=1", "a=1&b=2", "c=3", "d=4"]
+    assert app.asked == [("a=1", "a=1&b=2", "c=3", "d=4")]
     heard = {
-        url: [(f["event"], f["subscription"]) for f in r.frames]
-        for url, r in recorders.items()
+        url: [(f["event"], f.get("subscription")) for f in recorder.frames]
+        for url, recorder in recorders.items()
     }
     assert heard == {
         "/api/notes/?a=1": [("created", "/api/notes/?a=1")],  # entered
@@ -676,12 +681,13 @@ def test_filtered_subscriptions_render_once_per_query_and_are_named():
         "/api/notes/?a=1&b=2": [("updated", "/api/notes/?a=1&b=2")],
         "/api/notes/?c=3": [("deleted", "/api/notes/?c=3")],  # left
         "/api/notes/?d=4": [],  # never in it
+        "/api/notes/": [("updated", None)],
     }
 
 
 def test_a_filter_that_cannot_tell_asks_its_subscribers_to_refetch():
     """Whether the resource was in a filtered list before is never guessed."""
-    app = FilteringApp(shown={"x=1"}, held={""}, unknown={"x=1"})
+    app = FilteringApp(shown={"x=1"}, unknown={"x=1"})
     fanout = EventFanout(history=History(), render=app.render, grace_seconds=0)
     filtered, whole = Recorder(), Recorder()
     add(fanout, filtered, "/api/notes/?x=1", as_("anonymous"))
@@ -690,4 +696,4 @@ def test_a_filter_that_cannot_tell_asks_its_subscribers_to_refetch():
     assert filtered.frames == [
         {"event": "resync", "url": "/api/notes/", "subscription": "/api/notes/?x=1"}
     ]
-    assert whole.events == [("deleted", "/api/notes/1/")]
+    assert whole.events == [("updated", "/api/notes/1/")]
