@@ -10,6 +10,8 @@ exactly as it says which rows are now.
 tests in one statement (a change shown to fifty filtered lists costs one).
 """
 
+import contextlib
+
 from django.db import DatabaseError, connections, transaction
 from django.db.models.sql.datastructures import BaseTable
 
@@ -90,13 +92,22 @@ def test_rows(tests: list[tuple[RowTest, dict]]) -> list[bool | None]:
     try:
         params = [test.params_for(values) for test, values in tests]
         sql = "SELECT " + ", ".join(f"EXISTS({test.sql})" for test, _ in tests)
-        with transaction.atomic(using=db), connections[db].cursor() as cursor:
+        with _guarded(db), connections[db].cursor() as cursor:
             cursor.execute(sql, [param for row in params for param in row])
             return [bool(result) for result in cursor.fetchone()]
     except (DatabaseError, Unknown):
         if len(tests) == 1:
             return [None]
         return [result for one in tests for result in test_rows([one])]
+
+
+def _guarded(db):
+    """Inside a transaction, a savepoint, so that a statement that fails spoils
+    nothing; outside one, nothing (a transaction of its own would be a write
+    lock on SQLite, whose transactions here begin IMMEDIATE)."""
+    if connections[db].in_atomic_block:
+        return transaction.atomic(using=db)
+    return contextlib.nullcontext()
 
 
 def matches(queryset, values: dict, fields) -> bool:
