@@ -5,13 +5,12 @@ process. Prints `{filters: ms}`, the median of many calls."""
 
 import json
 import statistics
-import sys
 import time
 
 import django
 
 from bench.fanout import filters_matching_every_change
-from bench.servers import PROJECT_DIR, bench_env
+from bench.servers import run_module
 
 COUNTS = (0, 1, 10, 25, 50)
 CALLS = 200
@@ -53,17 +52,7 @@ def main():
 
 def measure():
     """Run `main` in a process of its own (the bench's settings and database)."""
-    import subprocess
-
-    output = subprocess.run(
-        [sys.executable, "-m", "bench.filter_cost"],
-        cwd=PROJECT_DIR,
-        env=bench_env(),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return {int(k): v for k, v in json.loads(output.strip().splitlines()[-1]).items()}
+    return {int(count): ms for count, ms in run_module("bench.filter_cost").items()}
 
 
 if __name__ == "__main__":

@@ -3,13 +3,12 @@ through Django's test Client or through the bridge (no sockets, no threads)."""
 
 import gc
 import json
-import subprocess
 import sys
 import time
 
 import django
 
-from bench.servers import PROJECT_DIR, bench_env
+from bench.servers import run_module
 
 
 def test_client_call(kind):
@@ -51,18 +50,7 @@ def bridge_call(kind):
 def rate(kind, via, seconds, *, cpus=None):
     """Run this module in a process of its own (on `cpus`, if given: `taskset
     -c`) and return the calls a second it made."""
-    command = [sys.executable, "-m", "bench.inprocess", kind, via, str(seconds)]
-    if cpus:
-        command = ["taskset", "-c", cpus, *command]
-    output = subprocess.run(
-        command,
-        cwd=PROJECT_DIR,
-        env=bench_env(),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return json.loads(output.strip().splitlines()[-1])["rate"]
+    return run_module("bench.inprocess", kind, via, seconds, cpus=cpus)["rate"]
 
 
 def main(kind, via, seconds=None, calls=None):

@@ -1,6 +1,7 @@
 """Start and stop the processes under test, on a bench database of their own."""
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -85,6 +86,23 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def run_module(module, *args, cpus=None):
+    """Run `python -m module args` in a process of its own, with the bench's
+    settings (on `cpus`, if given: `taskset -c`); the JSON its last line prints."""
+    command = [sys.executable, "-m", module, *map(str, args)]
+    if cpus:
+        command = ["taskset", "-c", cpus, *command]
+    output = subprocess.run(
+        command,
+        cwd=PROJECT_DIR,
+        env=bench_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
 
 
 # The servers running now, stopped by `stop_all` when the bench is interrupted.

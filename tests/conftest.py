@@ -54,6 +54,24 @@ def use_key_prefix(settings, prefix):
     settings.REDIS_KEY_PREFIX = prefix
 
 
+def server_sharing_history(name):
+    """A module's fixtures `server` (a web process of its own) and, for each
+    test, `shared_prefix` (this process records its changes in that server's
+    history, so the ORM's writes here are heard there):
+    `server, shared_prefix = server_sharing_history("events")`."""
+    prefix = f"test:{name}:{uuid.uuid4().hex}"
+
+    @pytest.fixture(scope="module")
+    def server(server_factory):
+        return server_factory(REDIS_KEY_PREFIX=prefix)
+
+    @pytest.fixture(autouse=True)
+    def shared_prefix(settings):
+        use_key_prefix(settings, prefix)
+
+    return server, shared_prefix
+
+
 @pytest.fixture(autouse=True)
 def fresh_redis_keys(settings):
     """Give each test its own key prefix (throttle buckets start empty)."""

@@ -10,7 +10,6 @@ import os
 import re
 import subprocess
 import sys
-import uuid
 
 import pytest
 import requests
@@ -22,14 +21,14 @@ from tests.conftest import (
     EVENT_TIMEOUT_SECONDS,
     PROJECT_DIR,
     EventStream,
+    server_sharing_history,
     server_token,
-    use_key_prefix,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 GUIDE = PROJECT_DIR / "docs" / "forking.md"
-PREFIX = f"test:forking:{uuid.uuid4().hex}"
+server, shared_prefix = server_sharing_history("forking")
 NOTES = "/api/notes/"
 
 
@@ -79,16 +78,6 @@ def test_the_guide_s_migration_is_the_one_the_model_needs():
         text=True,
     )
     assert check.returncode == 0, check.stdout + check.stderr
-
-
-@pytest.fixture(scope="module")
-def server(server_factory):
-    return server_factory(REDIS_KEY_PREFIX=PREFIX)
-
-
-@pytest.fixture(autouse=True)
-def shared_prefix(settings):
-    use_key_prefix(settings, PREFIX)
 
 
 @pytest.fixture

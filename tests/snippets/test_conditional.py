@@ -7,7 +7,6 @@ the events a subscriber hears carry the resource's ETag.
 """
 
 import threading
-import uuid
 
 import pytest
 import requests
@@ -15,21 +14,11 @@ from websockets.sync.client import connect
 
 from live.testing import new_user, next_event, request, subscribe
 from snippets.models import Snippet
-from tests.conftest import server_token, use_key_prefix
+from tests.conftest import server_sharing_history, server_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PREFIX = f"test:conditional:{uuid.uuid4().hex}"
-
-
-@pytest.fixture(scope="module")
-def server(server_factory):
-    return server_factory(REDIS_KEY_PREFIX=PREFIX)
-
-
-@pytest.fixture(autouse=True)
-def shared_prefix(settings):
-    use_key_prefix(settings, PREFIX)
+server, shared_prefix = server_sharing_history("conditional")
 
 
 @pytest.fixture

@@ -1,27 +1,15 @@
 """`GET /ws/events`: a subscription as Server-Sent Events, for clients without
 WebSockets; the same authorisation, events and positions as a socket's."""
 
-import uuid
-
 import pytest
 import requests
 
 from snippets.models import Snippet
-from tests.conftest import EventStream, use_key_prefix
+from tests.conftest import EventStream, server_sharing_history
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PREFIX = f"test:stream:{uuid.uuid4().hex}"
-
-
-@pytest.fixture(scope="module")
-def server(server_factory):
-    return server_factory(REDIS_KEY_PREFIX=PREFIX)
-
-
-@pytest.fixture(autouse=True)
-def shared_prefix(settings):
-    use_key_prefix(settings, PREFIX)
+server, shared_prefix = server_sharing_history("stream")
 
 
 def test_stream_starts_with_the_snapshot_then_sends_changes_with_ids(server):

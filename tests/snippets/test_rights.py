@@ -14,22 +14,12 @@ from websockets.sync.client import connect
 
 from live.testing import new_user, receive
 from snippets.models import Snippet
-from tests.conftest import server_token, use_key_prefix
+from tests.conftest import server_sharing_history, server_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PREFIX = f"test:rights:{uuid.uuid4().hex}"
+server, shared_prefix = server_sharing_history("rights")
 LIST = "/api/snippets/"
-
-
-@pytest.fixture(scope="module")
-def server(server_factory):
-    return server_factory(REDIS_KEY_PREFIX=PREFIX)
-
-
-@pytest.fixture(autouse=True)
-def shared_prefix(settings):
-    use_key_prefix(settings, PREFIX)
 
 
 def token(who, *, lasting):
