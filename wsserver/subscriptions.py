@@ -5,9 +5,10 @@ position, as whom, and the registry that finds them.
 A subscription to `/api/notes/` hears `/api/notes/12/`; one to
 `/api/notes/12/` hears only that resource (live/static/live/client.js: `hears`).
 A subscription whose URL has a query (`/api/notes/?tag=x`) is filtered: it
-hears each change under its path as the GET of the resource with that query
-shows it (in the filtered list, or not: `deleted`), in events of its own that
-name it (`subscription`: its URL as subscribed). A subscriber holds one
+hears each change under its path as its filtered GET would show it (the GET
+that renders the change for its cohort also says whether the resource was and
+is in the list that query filters: wsserver/credentials.py), in events of its
+own that name it (`subscription`: its URL as subscribed). A subscriber holds one
 subscription per path and query (its parameters in any order).
 """
 
