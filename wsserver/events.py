@@ -50,6 +50,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from functools import partial
 
+from redis.exceptions import RedisError
+
 from live import metrics
 from live.contract import COHORT_HEADER, REVOKED, RIGHTS_CHANGED, RIGHTS_CHANGING
 from wsserver.credentials import (
@@ -137,9 +139,14 @@ class EventFanout:
         metrics.subscriptions.inc()
         # Read with the subscription in place: what the reader reads meanwhile
         # waits in its backlog (repeats are dropped by position).
-        missed = await self.history.between(
-            after.id, self.reader.cursor, now.epoch, most=most
-        )
+        try:
+            missed = await self.history.between(
+                after.id, self.reader.cursor, now.epoch, most=most
+            )
+        except RedisError:  # never left behind to wait for a catch-up
+            if self.current(subscription):
+                self._discard(subscriber, subscription.key)
+            raise
         if missed is None:
             if self.current(subscription):
                 self._discard(subscriber, subscription.key)

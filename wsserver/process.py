@@ -12,6 +12,7 @@ from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
+from redis.exceptions import RedisError
 from tornado.httputil import HTTPServerRequest
 
 from live import metrics
@@ -164,6 +165,11 @@ class LiveProcess:
         self.subscribing[subscriber] = self.subscribing.get(subscriber, 0) + 1
         try:
             return await self._subscribe(subscriber, message, peer, since)
+        except RedisError as error:  # Redis down, or its connections all busy
+            metrics.redis_errors.labels("history").inc()
+            log.warning("SUBSCRIBE %s: history unreadable (%s)", message.url, error)
+            detail = "Live updates are unavailable for now; retry shortly."
+            return refuse(status=503, detail=detail, retry_after=1), None
         finally:
             self.leave(peer.transport)
             self.subscribing[subscriber] -= 1

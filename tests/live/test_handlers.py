@@ -15,6 +15,7 @@ import socket
 import threading
 
 import pytest
+import redis
 from django.conf import settings
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.httpserver import HTTPServer
@@ -460,6 +461,38 @@ class TestSubscribeOnlyJson(HandlerTestCase):
         assert (reply["id"], reply["status"]) == (1, 400)
         assert "Only JSON resources" in reply["data"]["detail"]
         assert not self._app.process.fanout.registry
+
+
+class TestHistoryUnreadable(HandlerTestCase):
+    async def subscribe_with_unreadable(self, read):
+        """SUBSCRIBE while the history's `read` fails (Redis down, or every
+        connection of its pool busy past the timeout)."""
+        ws = await self.connect()
+        fanout = self._app.process.fanout
+        await fanout.position()  # the reader started, as before any SUBSCRIBE
+
+        async def unreadable(*args, **kwargs):
+            raise redis.exceptions.ConnectionError("No connection available.")
+
+        setattr(fanout.history, read, unreadable)
+        return ws, fanout, await self.ask(ws, id=1, method="SUBSCRIBE", url="/a/")
+
+    @gen_test
+    async def test_a_subscribe_the_history_cannot_serve_is_503_retry_after(self):
+        """Told to retry: 503 with `Retry-After`, not a 500; nothing is left
+        subscribed, and the connection goes on serving."""
+        ws, fanout, reply = await self.subscribe_with_unreadable("reaches_back_to")
+        assert (reply["id"], reply["status"]) == (1, 503)
+        assert reply["headers"]["Retry-After"] == "1"
+        assert "retry shortly" in reply["data"]["detail"]
+        assert not fanout.registry
+        assert (await self.ask(ws, id=2, url="/a/"))["status"] == 200
+
+    @gen_test
+    async def test_a_subscribe_whose_catch_up_read_fails_leaves_nothing(self):
+        ws, fanout, reply = await self.subscribe_with_unreadable("between")
+        assert reply["status"] == 503
+        assert not fanout.registry
 
 
 # Requests Tornado's own handlers refuse: a method they do not list, a form body
