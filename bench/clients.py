@@ -124,6 +124,45 @@ async def open_websocket(
     return connection
 
 
+class EventStreamConnection(asyncio.Protocol):
+    """One `/ws/events` stream; `on_message(payload, arrived)` gets each
+    record's data (the same JSON a socket's frame carries)."""
+
+    def __init__(self, host: str, url: str, on_message, token=None):
+        self.request = (
+            f"GET /ws/events?url={url} HTTP/1.1\r\nHost: {host}\r\n"
+            + (f"Authorization: Bearer {token}\r\n" if token else "")
+            + "\r\n"
+        ).encode()
+        self.on_message = on_message
+        self.buffer = b""
+        self.transport = None
+
+    def connection_made(self, transport):
+        self.transport = transport
+        transport.write(self.request)
+
+    def data_received(self, data):
+        arrived = time.perf_counter()
+        *records, self.buffer = (self.buffer + data).split(b"\n\n")
+        for record in records:
+            # A record is one chunk: chunk sizes stand between records, and
+            # data runs to the record's end.
+            _, found, payload = record.partition(b"\ndata: ")
+            if found:
+                self.on_message(payload, arrived)
+
+
+async def open_event_stream(host, port, url, on_message, token=None):
+    loop = asyncio.get_running_loop()
+    _, connection = await loop.create_connection(
+        lambda: EventStreamConnection(f"{host}:{port}", url, on_message, token),
+        host,
+        port,
+    )
+    return connection
+
+
 class HTTPConnection(asyncio.Protocol):
     """One keep-alive HTTP/1.1 client connection; replies need Content-Length."""
 

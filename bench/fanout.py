@@ -2,10 +2,11 @@
 
 import asyncio
 import json
+import resource
 import sys
 import time
 
-from bench.clients import open_websocket
+from bench.clients import open_event_stream, open_websocket
 from bench.servers import PROJECT_DIR
 
 LATENCY_CHANGES = 20
@@ -36,8 +37,9 @@ def percentile(values, fraction):
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
 
 
-async def write(env, changes, pause, seconds):
-    """Run `bench.writer`; return its lines (one per change, then a summary)."""
+async def write(env, changes, pause, seconds, baseline=None):
+    """Run `bench.writer` (posting to the broadcast server at `baseline`, if
+    given); return its lines (one per change, then a summary)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -45,6 +47,7 @@ async def write(env, changes, pause, seconds):
         str(changes),
         str(pause),
         str(seconds),
+        *([baseline] if baseline else []),
         cwd=PROJECT_DIR,
         env=env,
         stdout=asyncio.subprocess.PIPE,
@@ -53,51 +56,76 @@ async def write(env, changes, pause, seconds):
     return [json.loads(line) for line in output.decode().splitlines()]
 
 
-async def settle(port, env):
+async def settle(port, env, baseline=None):
     """Wait until the server has fanned out every change made so far (a probe
     subscribes and hears a change of its own), so that no backlog of an earlier
-    measurement delays this one."""
+    measurement delays this one; return that change's position."""
     heard = []
     probe = await open_websocket(
         "127.0.0.1", port, lambda payload, _: heard.append(json.loads(payload))
     )
     probe.send({"method": "SUBSCRIBE", "url": "/api/snippets/"})
     await wait_for(lambda: heard, SETTLE_SECONDS)
-    lines = await write(env, 1, 0, 0)
+    lines = await write(env, 1, 0, 0, baseline)
     url = next(line["url"] for line in lines if "url" in line)
     await wait_for(lambda: any(e.get("url") == url for e in heard), SETTLE_SECONDS)
     probe.transport.close()
+    return next(e for e in heard if e.get("url") == url).get("position")
 
 
-async def measure(*, port, subscribers, env, tokens=(None,), urls=(LIST,)):
+# SUBSCRIBEs sent at once: a crowd subscribes in steps, as clients come in
+# after a deploy do, not all in one burst.
+SUBSCRIBE_STEP = 250
+
+
+async def measure(
+    *,
+    port,
+    subscribers,
+    env,
+    tokens=(None,),
+    urls=(LIST,),
+    streams=False,
+    baseline=None,
+    resident=None,
+):
     """Subscribe `subscribers` sockets, change snippets elsewhere, time arrivals.
 
     Socket `n` subscribes to `urls[n % len(urls)]` with `tokens[n % len(tokens)]`
     (`None`: anonymous), so each change is read once per distinct identity and
-    URL (a filtered list's query). The clock starts just before
-    `Snippet.objects.create()` in the writer (so it includes the insert and the
-    commit) and stops when a subscriber's socket has the event.
+    URL (a filtered list's query); with `streams`, each is an event stream
+    instead. With `baseline` (the broadcast server's address), the changes are
+    posted to it. The clock starts just before `Snippet.objects.create()` in
+    the writer (so it includes the insert and the commit) and stops when a
+    subscriber's socket has the event. `resident()`, if given, is the server's
+    memory, read once the crowd is subscribed and idle.
     """
-    await settle(port, env)
+    position = await settle(port, env, baseline)
     arrivals = []  # (payload, arrived): parsed later, to keep receiving cheap
-    sockets = [
-        await open_websocket(
-            "127.0.0.1",
-            port,
-            lambda payload, arrived: arrivals.append((payload, arrived)),
-        )
-        for _ in range(subscribers)
-    ]
-    for number, socket in enumerate(sockets):
+    on_message = lambda payload, arrived: arrivals.append((payload, arrived))  # noqa: E731
+    sockets = []
+    for number in range(subscribers):
         token = tokens[number % len(tokens)]
         url = urls[number % len(urls)]
-        socket.send({"method": "SUBSCRIBE", "url": url, "token": token})
+        if streams:
+            socket = await open_event_stream("127.0.0.1", port, url, on_message, token)
+        else:
+            socket = await open_websocket("127.0.0.1", port, on_message)
+            # Past the first step, from the probe's position: no snapshot to read.
+            since = {"since": position} if number >= SUBSCRIBE_STEP > 0 else {}
+            if position is None:  # (the broadcast server has no positions)
+                since = {}
+            socket.send({"method": "SUBSCRIBE", "url": url, "token": token, **since})
+        sockets.append(socket)
+        if (number + 1) % SUBSCRIBE_STEP == 0:
+            await wait_for(lambda n=number: len(arrivals) > n, SETTLE_SECONDS)
     # Every subscription confirmed first, however long the list GETs take (the
     # bench's earlier creates leave tens of thousands of rows to count).
     await wait_for(lambda: len(arrivals) >= subscribers, SETTLE_SECONDS)
     arrivals.clear()
+    memory = resident() if resident else None
 
-    lines = await write(env, LATENCY_CHANGES, LATENCY_PAUSE_SECONDS, 0)
+    lines = await write(env, LATENCY_CHANGES, LATENCY_PAUSE_SECONDS, 0, baseline)
     began = {line["url"]: line["began"] for line in lines if "url" in line}
     await wait_for(lambda: len(arrivals) >= (LATENCY_CHANGES + 1) * subscribers)
     latencies = []
@@ -108,10 +136,15 @@ async def measure(*, port, subscribers, env, tokens=(None,), urls=(LIST,)):
     expected = LATENCY_CHANGES * subscribers
 
     arrivals.clear()
-    summary = (await write(env, 0, 0, SUSTAINED_SECONDS))[-1]
+    writing = asyncio.ensure_future(write(env, 0, 0, SUSTAINED_SECONDS, baseline))
+    await wait_for(lambda: arrivals, SETTLE_SECONDS)
+    cpu_before, wall_before = client_cpu_seconds(), time.perf_counter()
+    summary = (await writing)[-1]
     await wait_for(lambda: len(arrivals) >= (summary["changes"] + 1) * subscribers)
     first = min(arrived for _, arrived in arrivals)
     last = max(arrived for _, arrived in arrivals)
+    # The client's share of one core while events came: under 1, it kept up.
+    client_busy = (client_cpu_seconds() - cpu_before) / (last - wall_before)
     for socket in sockets:
         socket.transport.close()
     return {
@@ -122,7 +155,16 @@ async def measure(*, port, subscribers, env, tokens=(None,), urls=(LIST,)):
         "missing": expected - len(latencies),
         "changes_per_s": summary["changes"] / summary["elapsed"],
         "deliveries_per_s": len(arrivals) / (last - first),
+        "client_busy": client_busy,
+        "resident_mib": memory,
+        "event_bytes": len(arrivals[-1][0]),
     }
+
+
+def client_cpu_seconds():
+    """CPU time this process (the load client) has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 async def measure_resume(*, port, subscribers, env, changes=5):

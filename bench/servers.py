@@ -120,8 +120,9 @@ def stop_all():
 
 @contextlib.contextmanager
 def running(kind, *, workers=1, env=None, cpus=None):
-    """Run a server of `kind` (web, gthread, dcrf, echo) and yield `(port, pids)`;
-    `env` entries override `bench_env()` for it; `cpus` pins it (`taskset -c`)."""
+    """Run a server of `kind` (web, gthread, dcrf, echo, broadcast) and yield
+    `(port, pids)`; `env` entries override `bench_env()` for it; `cpus` pins it
+    (`taskset -c`)."""
     port = free_port()
     bind = f"127.0.0.1:{port}"
     if kind == "dcrf":
@@ -174,6 +175,8 @@ def running(kind, *, workers=1, env=None, cpus=None):
             "--no-control-socket",
             "config.wsgi",
         ]
+    elif kind == "broadcast":
+        command = [sys.executable, "-m", "bench.broadcast", str(port)]
     else:
         command = [sys.executable, "-m", "bench.echo", str(port)]
     if cpus is not None:

@@ -49,6 +49,7 @@ from live.contract import (
 from wsserver.bridge import Peer
 from wsserver.history import Entry
 from wsserver.protocol import Message, encode
+from wsserver.sending import Frame
 
 if TYPE_CHECKING:
     from wsserver.threads import DjangoThreads
@@ -67,7 +68,7 @@ class RenderFailed(Exception):
     """The app could not show a change (a 5xx, say): the subscribers refetch."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per subscription: no __dict__
 class Credentials:
     """Who subscribed, with what: renders for the identity reuse the request."""
 
@@ -169,7 +170,7 @@ def frames_for(
     and each of `queries` for the filtered ones (`None`: nothing to send;
     `REFETCH`: ask them to refetch)."""
     event = event_for(entry, answer, identity=identity)
-    frames = {"": None if event is None else encode(event)}
+    frames = {"": None if event is None else Frame(encode(event))}
     said = json.loads(answer["headers"].get(FILTERS_HEADER) or "{}")
     for query in queries:
         was, now = said.get(query, (None, False))
@@ -177,10 +178,12 @@ def frames_for(
             frames[query] = REFETCH
         elif now:
             name = "updated" if was else "created"
-            frames[query] = encode(_shown(entry, answer, name, answer.get("data")))
+            frames[query] = Frame(
+                encode(_shown(entry, answer, name, answer.get("data")))
+            )
         elif was:
             data = entry.record.get("data") or _link(entry)
-            frames[query] = encode(_shown(entry, answer, "deleted", data))
+            frames[query] = Frame(encode(_shown(entry, answer, "deleted", data)))
         else:
             frames[query] = None
     return frames

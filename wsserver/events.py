@@ -29,6 +29,7 @@ The path of a change, top to bottom:
          the subscriptions without a query and for each filtered list
       -> _apart: who may not share it (see below), shown by renders of their own
       -> send_text to each subscriber (handlers.py: a socket; sse.py: a stream)
+         of the render's `Frame`, encoded once for all of them (sending.py)
 
 Sharing a render is checked, never trusted: a render made for a cohort is sent
 only if the GET that made it names that cohort for the credentials it ran with,
@@ -66,6 +67,7 @@ from wsserver.history import START, Entry, History, Position, StreamId
 from wsserver.protocol import encode
 from wsserver.reader import HistoryReader
 from wsserver.renders import RenderCache, Rendered
+from wsserver.sending import Frame
 from wsserver.subscriptions import (
     Subscriber,
     Subscription,
@@ -129,7 +131,12 @@ class EventFanout:
         than `most` changes since (the caller sends a snapshot instead). It
         hears nothing until `catch_up` has run."""
         now = await self.reader.position()
-        if after.epoch != now.epoch or not await self.history.reaches_back_to(after.id):
+        if after.epoch != now.epoch:
+            return None
+        # What comes after the reader's cursor, the reader delivers; only a
+        # position behind it needs the history to hold what is between (so a
+        # burst of fresh subscriptions reads nothing from Redis).
+        if after.id < now.id and not await self.history.reaches_back_to(after.id):
             return None
         self.unsubscribe(subscriber, url)
         if self.rights_changed_since(credentials.identity, after.id):
@@ -140,9 +147,11 @@ class EventFanout:
         # Read with the subscription in place: what the reader reads meanwhile
         # waits in its backlog (repeats are dropped by position).
         try:
-            missed = await self.history.between(
-                after.id, self.reader.cursor, now.epoch, most=most
-            )
+            missed = []
+            if after.id < self.reader.cursor:
+                missed = await self.history.between(
+                    after.id, self.reader.cursor, now.epoch, most=most
+                )
         except RedisError:  # never left behind to wait for a catch-up
             if self.current(subscription):
                 self._discard(subscriber, subscription.key)
@@ -302,9 +311,12 @@ class EventFanout:
                     subscription.subscriber.send_text(_resync(subscription))
                 return False
             shown = await self._show_apart(entry, apart, replay=replay)
+            apart = set(apart)
+            named: dict[str, Frame] = {}  # by filtered subscription URL
             for subscription in group:
                 if subscription not in apart and self.current(subscription):
-                    _send(subscription, rendered.frames[subscription.query])
+                    frame = rendered.frames[subscription.query]
+                    _send(subscription, frame, named)
             return shown
         return True
 
@@ -398,25 +410,32 @@ class EventFanout:
             subscription.subscriber.send_text(_resync(subscription))
 
 
-def _resync(subscription: Subscription) -> str:
+def _resync(subscription: Subscription) -> Frame:
     return _named(
-        json.dumps({"event": "resync", "url": subscription.path}), subscription
+        Frame(encode({"event": "resync", "url": subscription.path})), subscription
     )
 
 
-def _send(subscription: Subscription, frame: str | None) -> None:
-    """Send a render's frame for `subscription`'s query (named, if filtered)."""
+def _send(
+    subscription: Subscription, frame: Frame | None, named: dict[str, Frame]
+) -> None:
+    """Send a render's frame for `subscription`'s query (named, if filtered:
+    once per distinct URL in `named`, shared by its subscribers)."""
     if frame == REFETCH:
         subscription.subscriber.send_text(_resync(subscription))
+    elif frame is not None and not subscription.query:
+        subscription.subscriber.send_text(frame)
     elif frame is not None:
-        subscription.subscriber.send_text(_named(frame, subscription))
+        if subscription.url not in named:
+            named[subscription.url] = _named(frame, subscription)
+        subscription.subscriber.send_text(named[subscription.url])
 
 
-def _named(text: str, subscription: Subscription) -> str:
+def _named(text: str, subscription: Subscription) -> Frame:
     """An event's frame, naming the filtered subscription it is for (a JSON
     object's last member, added to the text as it is)."""
     if not subscription.query:
-        return text
-    return (
-        f"{text[:-1]}, {json.dumps('subscription')}: {json.dumps(subscription.url)}}}"
+        return Frame(text)
+    return Frame(
+        f"{text[:-1]},{json.dumps('subscription')}:{json.dumps(subscription.url)}}}"
     )

@@ -21,7 +21,7 @@ from wsserver.protocol import (
     readable_id,
     reply,
 )
-from wsserver.sending import CLOSE_POLICY_VIOLATION, BoundedSender
+from wsserver.sending import CLOSE_POLICY_VIOLATION, BoundedSender, Unsent
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class SocketState:
     opened_at: float = field(default_factory=time.monotonic)
     in_flight: int = 0  # requests being answered, for `max_in_flight`
     ping_unanswered: bool = False
-    buffered_bytes: int = 0  # sent, not yet written out (BoundedSender)
+    unsent: Unsent = field(default_factory=Unsent)  # held for a slow reader
 
 
 class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):

@@ -95,7 +95,7 @@ class _Invalid(ValueError):
     """A field of an otherwise readable frame is wrong; `parse_message` echoes."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per subscription: no __dict__
 class Message:
     """A parsed, validated request frame."""
 

@@ -15,10 +15,15 @@ import json
 import logging
 import time
 
+from tornado.iostream import StreamClosedError
 from tornado.web import RequestHandler
 
 from wsserver import handshake
 from wsserver.protocol import BadMessage, parse_message
+from wsserver.sending import Frame, Unsent, event_record, http_chunk
+
+KEEP_ALIVE = b": ping\n\n"
+KEEP_ALIVE_CHUNK = http_chunk(KEEP_ALIVE)
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +36,9 @@ class EventStreamHandler(handshake.ClientConnection, RequestHandler):
     def initialize(self):
         super().initialize()
         self.last_frame_at = time.monotonic()  # a stream sends none: never idle
-        self.buffered_bytes = 0
+        self.unsent = Unsent()
+        self.streaming = False  # the headers went: events go straight to the socket
+        self.chunked = self.request.version == "HTTP/1.1"
         self.closed = asyncio.get_running_loop().create_future()
 
     def prepare(self):
@@ -98,38 +105,47 @@ class EventStreamHandler(handshake.ClientConnection, RequestHandler):
         self.set_header("X-Accel-Buffering", "no")  # proxies: pass events at once
         if not answer.get("recovered"):
             self.write_event("snapshot", answer["position"], json.dumps(answer["data"]))
-        self.flush()
+        self.flush()  # the headers and the snapshot are in the connection's queue
+        self.streaming = True
         await self.process.catch_up(subscription)
         return True
 
     def keep_alive(self) -> None:
         """A comment, so that idle proxies do not cut the stream (the live process calls
         this for every stream at once, every `WS_PING_INTERVAL_SECONDS`)."""
-        self._send(": ping\n\n")
+        self._send(KEEP_ALIVE, KEEP_ALIVE_CHUNK)
 
     def write_event(self, name: str, position: str | None, data: str) -> None:
-        lines = [f"event: {name}", *([f"id: {position}"] if position else [])]
-        self._send("\n".join([*lines, f"data: {data}", "", ""]))
+        self._send(event_record(name, position, data))
 
     def send_text(self, text: str) -> None:
-        """A change for this stream (the fan-out's `Subscriber`)."""
-        event = json.loads(text)
-        self.write_event(event["event"], event.get("position"), text)
-        if event["event"] == "unsubscribed":  # its credentials ended: so does it
+        """A change for this stream (the fan-out's `Subscriber`): its record,
+        made once for every stream it goes to when `text` is a `Frame`."""
+        frame = text if isinstance(text, Frame) else Frame(text)
+        self._send(frame.record, frame.chunked_record)
+        name, _position = frame.event
+        if name == "unsubscribed":  # its credentials ended: so does the stream
             self.close()
 
-    def _send(self, chunk: str) -> None:
+    def _send(self, record: bytes, chunk: bytes | None = None) -> None:
+        """Send `record` (`chunk`: the same as a chunk, if made already)."""
         if self.closed.done():
             return
-        if self.buffered_bytes > self.config.max_buffered_bytes:
+        if self.unsent.bytes > self.config.max_buffered_bytes:
             log.warning("Closing event stream of %s: not reading", self.address)
             return self.close()
-        self.buffered_bytes += len(chunk)
-        self.write(chunk)
-        self.flush().add_done_callback(lambda _: self._flushed(len(chunk)))
-
-    def _flushed(self, size: int) -> None:
-        self.buffered_bytes -= size
+        if not self.streaming:  # held until the headers go (EventStreamHandler._start)
+            self.write(record)
+            return
+        # Past the headers, the bytes go to the connection as they are. Tornado
+        # sends a body chunked exactly when the request is HTTP/1.1 (a GET
+        # answered 200 with no Content-Length): tests/live/test_library_fences.py.
+        if self.chunked:
+            record = chunk or http_chunk(record)
+        try:
+            self.unsent.write(self.request.connection.stream, record)
+        except StreamClosedError:
+            self.close()
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         """End the stream (a drain, an idle cut or a slow reader)."""

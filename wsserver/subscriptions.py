@@ -53,7 +53,7 @@ def ancestor_paths(url: str) -> list[str]:
     return paths
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)  # thousands a process: no __dict__
 class Subscription:
     """One subscriber listening under one path (through the filters of `query`;
     `url` as it asked), having heard every change up to `heard_up_to`, as

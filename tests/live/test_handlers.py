@@ -29,7 +29,7 @@ from live.limits import ServerConfig
 from tests.conftest import EVENT_TIMEOUT_SECONDS
 from wsserver.app import OnePort, SocketApplication
 from wsserver.budget import FrameBudget
-from wsserver.history import History
+from wsserver.history import History, Position
 
 BAD_FRAMES = [
     ("{nope", None),
@@ -469,13 +469,17 @@ class TestHistoryUnreadable(HandlerTestCase):
         connection of its pool busy past the timeout)."""
         ws = await self.connect()
         fanout = self._app.process.fanout
-        await fanout.position()  # the reader started, as before any SUBSCRIBE
+        since = await fanout.position()  # the reader started, as before any SUBSCRIBE
+        # The reader past `since`: a SUBSCRIBE from there reads what is between
+        # (one from where the reader stands reads nothing).
+        fanout.reader.stand_at(Position(since.epoch, (since.id[0] + 1, 0)))
 
         async def unreadable(*args, **kwargs):
             raise redis.exceptions.ConnectionError("No connection available.")
 
         setattr(fanout.history, read, unreadable)
-        return ws, fanout, await self.ask(ws, id=1, method="SUBSCRIBE", url="/a/")
+        frame = {"id": 1, "method": "SUBSCRIBE", "url": "/a/", "since": str(since)}
+        return ws, fanout, await self.ask(ws, **frame)
 
     @gen_test
     async def test_a_subscribe_the_history_cannot_serve_is_503_retry_after(self):
@@ -487,6 +491,23 @@ class TestHistoryUnreadable(HandlerTestCase):
         assert "retry shortly" in reply["data"]["detail"]
         assert not fanout.registry
         assert (await self.ask(ws, id=2, url="/a/"))["status"] == 200
+
+    @gen_test
+    async def test_a_subscribe_from_where_the_reader_stands_reads_nothing(self):
+        """A fresh SUBSCRIBE starts where the reader stands: it needs no read of
+        the history, so a burst of them (every socket after a deploy) cannot
+        wait on its connections."""
+        ws = await self.connect()
+        fanout = self._app.process.fanout
+        await fanout.position()
+
+        async def unreadable(*args, **kwargs):
+            raise AssertionError("read the history")
+
+        for read in ("reaches_back_to", "between"):
+            setattr(fanout.history, read, unreadable)
+        reply = await self.ask(ws, id=1, method="SUBSCRIBE", url="/a/")
+        assert reply["status"] == 200
 
     @gen_test
     async def test_a_subscribe_whose_catch_up_read_fails_leaves_nothing(self):

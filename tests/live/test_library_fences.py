@@ -13,8 +13,10 @@ from gunicorn.workers.base import Worker
 from gunicorn.workers.gtornado import TornadoWorker
 from rest_framework import serializers
 from rest_framework.reverse import reverse
-from tornado.http1connection import HTTP1ServerConnection
+from tornado.http1connection import HTTP1Connection, HTTP1ServerConnection
 from tornado.httpserver import HTTPServer
+from tornado.iostream import IOStream
+from tornado.websocket import WebSocketProtocol13
 
 from live.fields import (
     CachedChoiceField,
@@ -24,6 +26,7 @@ from live.fields import (
 )
 from live.views import readable_rows
 from tests.notes.models import Note
+from wsserver.sending import Frame
 from wsserver.worker import WebWorker
 
 pytestmark = pytest.mark.django_db
@@ -179,3 +182,46 @@ def test_the_shutdown_closes_connections_as_tornado_keeps_them():
     `close_all_connections` reaches them."""
     assert "self._connections" in inspect.getsource(HTTPServer.close_all_connections)
     assert "self.stream = stream" in inspect.getsource(HTTP1ServerConnection.__init__)
+
+
+class Captured:
+    """A stream that keeps what Tornado's WebSocket protocol writes to it."""
+
+    def __init__(self):
+        self.written = b""
+
+    def write(self, data):
+        self.written += bytes(data)
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])
+def test_an_event_frame_is_the_frame_tornado_writes(size):
+    """`Frame.websocket`, written to each socket as it is, is the frame
+    `write_message` makes for the same text (no compression: it is off)."""
+    text = Frame("x" * size)
+    protocol = WebSocketProtocol13.__new__(WebSocketProtocol13)
+    protocol.stream = Captured()
+    protocol.mask_outgoing = False
+    protocol._wire_bytes_out = 0
+    protocol._write_frame(True, 0x1, text.encode())
+    assert text.websocket == protocol.stream.written
+
+
+def test_a_socket_writes_straight_through_only_what_tornado_would_queue_next():
+    """`write_through` sends to the socket only when `IOStream.writing()` says
+    nothing is queued (which is `_write_buffer` being empty), and otherwise
+    queues behind it through `write`, so that bytes keep their order."""
+    assert "self._write_buffer" in inspect.getsource(IOStream.writing)
+    assert "self.stream = handler._detach_stream()" in inspect.getsource(
+        WebSocketProtocol13._accept_connection
+    )
+
+
+def test_tornado_chunks_a_body_exactly_when_the_request_is_http_1_1():
+    """An event stream writes its records as chunks when, and only when, the
+    request is HTTP/1.1 (`EventStreamHandler.chunked`): a GET answered 200
+    with no Content-Length, as Tornado decides."""
+    decision = inspect.getsource(HTTP1Connection.write_headers)
+    assert 'self._request_start_line.version == "HTTP/1.1"' in decision
+    assert '"Content-Length" not in headers' in decision
+    assert '"%x" % len(chunk)' in inspect.getsource(HTTP1Connection._format_chunk)

@@ -1,11 +1,18 @@
 """`GET /ws/events`: a subscription as Server-Sent Events, for clients without
 WebSockets; the same authorisation, events and positions as a socket's."""
 
+import json
+import socket
+
 import pytest
 import requests
 
 from snippets.models import Snippet
-from tests.conftest import EventStream, server_sharing_history
+from tests.conftest import (
+    EVENT_TIMEOUT_SECONDS,
+    EventStream,
+    server_sharing_history,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -84,3 +91,61 @@ def test_stream_is_told_to_resync_when_a_change_could_not_be_recorded(
         {"event": "resync", "url": "/api/snippets/"},
     )
     assert event["data"]["url"] == f"/api/snippets/{recorded.pk}/"
+
+
+@pytest.mark.parametrize("version", ["HTTP/1.0", "HTTP/1.1"])
+def test_records_are_written_as_the_request_version_frames_a_body(server, version):
+    """Events go to every stream as bytes made once: as chunks for HTTP/1.1,
+    as they are for HTTP/1.0 (which ends the body by closing)."""
+    with socket.create_connection(("127.0.0.1", server.port)) as client:
+        client.settimeout(EVENT_TIMEOUT_SECONDS)
+        client.sendall(
+            f"GET /ws/events?url=/api/snippets/ {version}\r\n"
+            f"Host: 127.0.0.1\r\n\r\n".encode()
+        )
+        received = Received(client)
+        received.until(lambda records: records)  # the snapshot
+        Snippet.objects.create(title="framed once", code="1")
+        snapshot, created = received.until(lambda records: len(records) > 1)[:2]
+    assert received.chunked == (version == "HTTP/1.1")
+    assert snapshot.startswith("event: snapshot\nid: ")
+    assert created.startswith("event: created\nid: ")
+    assert json.loads(created.split("data: ", 1)[1])["data"]["title"] == "framed once"
+
+
+class Received:
+    """What an event stream's socket has sent: its head, and its whole records
+    (comments left out), its body dechunked if it was sent chunked."""
+
+    def __init__(self, client):
+        self.client = client
+        self.bytes = b""
+
+    def until(self, condition):
+        while not condition(self.records()):
+            self.bytes += self.client.recv(65536)
+        return self.records()
+
+    @property
+    def chunked(self):
+        head = self.bytes.partition(b"\r\n\r\n")[0]
+        return b"Transfer-Encoding: chunked" in head
+
+    def records(self):
+        body = self.bytes.partition(b"\r\n\r\n")[2]
+        if self.chunked:
+            body = dechunk(body)
+        records = body.decode().split("\n\n")[:-1]  # the last is not whole yet
+        return [record for record in records if not record.startswith(":")]
+
+
+def dechunk(body):
+    """The data of a chunked body's whole chunks."""
+    data = b""
+    while b"\r\n" in body:
+        size, _, rest = body.partition(b"\r\n")
+        size = int(size, 16)
+        if len(rest) < size + 2:
+            break
+        data, body = data + rest[:size], rest[size + 2 :]
+    return data

@@ -311,6 +311,9 @@ def test_slow_subscriber_is_disconnected_not_buffered(server_factory, shared_pre
         big_code = "x" * 90_000
         for _ in range(120):
             Snippet.objects.create(title="flood", code=big_code, language="text")
+        # Read nothing until the server has given up on this client: reading
+        # meanwhile could keep its backlog under the bound.
+        wait_until(lambda: "client is not reading" in server.log())
         with pytest.raises(ConnectionClosed):
             while True:
                 ws.recv(timeout=EVENT_TIMEOUT_SECONDS)
