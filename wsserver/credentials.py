@@ -31,6 +31,7 @@ These headers are between the server and the app: no client sees them.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -112,11 +113,11 @@ def take_credentials(answer: dict, request: Message, peer: Peer) -> Credentials:
         proof = [request.token, sorted(request.headers.items())]
         identity = "credential:" + json.dumps(proof)
     return Credentials(
-        identity,
+        sys.intern(identity),  # shared by its subscriptions, as is the cohort
         request,
         peer,
         None if expires is None else float(expires),
-        cohort,
+        None if cohort is None else sys.intern(cohort),
         session,
     )
 

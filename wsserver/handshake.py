@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -82,12 +83,15 @@ def origin_allowed(
 def peer_from(request: HTTPServerRequest, *, transport: str = "websocket") -> Peer:
     """The facts every message on this socket carries into its WSGI request."""
     server_name, server_port = split_domain_port(request.host)
+    # Names every socket of a host shares, each held once (interned).
     return Peer(
         remote_addr=request.remote_ip,
-        host=request.host,
+        host=sys.intern(request.host),
         scheme=request.protocol,
-        server_name=server_name or "localhost",
-        server_port=server_port or DEFAULT_PORTS.get(request.protocol, "80"),
+        server_name=sys.intern(server_name or "localhost"),
+        server_port=sys.intern(
+            server_port or DEFAULT_PORTS.get(request.protocol, "80")
+        ),
         # Handshake cookies are deliberately absent: a page on another site
         # must not act with a visitor's session. The token is the credential.
         proxy_headers=tuple(

@@ -101,7 +101,9 @@ class SubscriptionRegistry:
 
     def __init__(self):
         self._by_path: dict[str, dict[tuple[Subscriber, str], Subscription]] = {}
-        self._by_subscriber: dict[Subscriber, set[Key]] = {}
+        # A tuple, not a set: most subscribers hold one key (a set costs 216
+        # bytes, and ten thousand sockets a process are the aim).
+        self._by_subscriber: dict[Subscriber, tuple[Key, ...]] = {}
 
     def __len__(self) -> int:
         return sum(map(len, self._by_path.values()))
@@ -114,14 +116,15 @@ class SubscriptionRegistry:
         """Hold `subscription` (none may be held for its subscriber and key)."""
         by_path = self._by_path.setdefault(subscription.path, {})
         by_path[subscription.subscriber, subscription.query] = subscription
-        keys = self._by_subscriber.setdefault(subscription.subscriber, set())
-        keys.add(subscription.key)
+        keys = self._by_subscriber.get(subscription.subscriber, ())
+        self._by_subscriber[subscription.subscriber] = (*keys, subscription.key)
 
     def remove(self, subscriber: Subscriber, key: Key) -> Subscription:
         """Stop holding `subscriber`'s subscription of `key`, and return it."""
-        keys = self._by_subscriber[subscriber]
-        keys.discard(key)
-        if not keys:
+        keys = tuple(k for k in self._by_subscriber[subscriber] if k != key)
+        if keys:
+            self._by_subscriber[subscriber] = keys
+        else:
             del self._by_subscriber[subscriber]
         path, query = key
         subscription = self._by_path[path].pop((subscriber, query))
