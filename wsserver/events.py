@@ -109,6 +109,7 @@ class EventFanout:
         # The last `rights-changing` heard per identity: its subscriptions made
         # from before it are rendered alone.
         self.regrouped: dict[str, StreamId] = {}
+        self.regroupings = 0  # how many times anyone was regrouped, to tell
         self.rights_count: int | None = None  # the counter when last looked at
 
     async def position(self) -> Position:
@@ -243,6 +244,7 @@ class EventFanout:
         no render (until it subscribes again, after `refetch`)."""
         identity = entry.record["identity"]
         self.regrouped[identity] = max(self.regrouped.get(identity, START), entry.id)
+        self.regroupings += 1
         for subscription in self.registry.of_identity(identity):
             credentials = subscription.credentials
             subscription.credentials = replace(credentials, cohort=None)
@@ -266,12 +268,16 @@ class EventFanout:
             return self.resync()
         self.renders.change_read(entry)
         groups: dict[str, list[Subscription]] = {}  # by render key
+        grouped_at = self.regroupings
         for subscription in self.registry.hearing(entry):
             key = subscription.credentials.render_key(entry)
             groups.setdefault(key, []).append(subscription)
         rendered = self.rendered
         await asyncio.gather(
-            *(self._show(entry, key, group) for key, group in groups.items())
+            *(
+                self._show(entry, key, group, grouped_at=grouped_at)
+                for key, group in groups.items()
+            )
         )
         metrics.renders_per_change.observe(self.rendered - rendered)
         if groups:
@@ -284,11 +290,12 @@ class EventFanout:
         group: list[Subscription],
         *,
         replay: bool = False,
+        grouped_at: int | None = None,
     ) -> bool:
         """Send `entry`, rendered once for the render key `key` (a cohort's or
         one identity's) and the filtered lists of the group's queries, to each
-        of `group`; `False` if it could not be shown (each was asked to
-        refetch)."""
+        of `group` (grouped when `regroupings` was `grouped_at`); `False` if it
+        could not be shown (each was asked to refetch)."""
         queries = tuple(sorted({s.query for s in group if s.query}))
         while group:
             # Any member's credentials will do; the longest-lived are least
@@ -298,7 +305,8 @@ class EventFanout:
             render = partial(self._render, entry, credentials, replay, queries)
             try:
                 rendered = await self.renders.share(entry, (key, queries), render)
-                apart = await self._apart(entry, (key, queries), group, rendered)
+                kept_as = (key, queries)
+                apart = await self._apart(entry, kept_as, group, rendered, grouped_at)
             except CredentialsEnded as ended:
                 group = self._end_identity(group, ended)
                 continue
@@ -326,6 +334,7 @@ class EventFanout:
         kept_as: tuple[str, tuple[str, ...]],
         group: list[Subscription],
         rendered: Rendered,
+        grouped_at: int | None,
     ) -> list[Subscription]:
         """The members of `group` that may not share `rendered` (kept as
         `kept_as`: its render key and queries): all of them if it was made for a
@@ -340,6 +349,8 @@ class EventFanout:
             log.info("A render for %s named %s: not shared", cohort, rendered.cohort)
             return group
         await self._hear_rights_changes()
+        if grouped_at == self.regroupings:  # no one's render key changed since
+            return []
         apart = [s for s in group if s.credentials.render_key(entry) != key]
         if apart:
             metrics.unshared_renders.labels("rights").inc(len(apart))

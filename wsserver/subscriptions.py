@@ -68,6 +68,7 @@ class Subscription:
     expiry: asyncio.TimerHandle | None = None
     path: str = field(init=False)
     query: str = field(init=False)
+    held: bool = field(default=False, init=False)  # by a registry, now
 
     def __post_init__(self):
         self.path, self.query = subscription_key(self.url)
@@ -116,6 +117,7 @@ class SubscriptionRegistry:
         """Hold `subscription` (none may be held for its subscriber and key)."""
         by_path = self._by_path.setdefault(subscription.path, {})
         by_path[subscription.subscriber, subscription.query] = subscription
+        subscription.held = True
         keys = self._by_subscriber.get(subscription.subscriber, ())
         self._by_subscriber[subscription.subscriber] = (*keys, subscription.key)
 
@@ -128,6 +130,7 @@ class SubscriptionRegistry:
             del self._by_subscriber[subscriber]
         path, query = key
         subscription = self._by_path[path].pop((subscriber, query))
+        subscription.held = False
         if not self._by_path[path]:
             del self._by_path[path]
         return subscription
@@ -140,8 +143,9 @@ class SubscriptionRegistry:
         return sorted(self._by_subscriber.get(subscriber, ()))
 
     def holds(self, subscription: Subscription) -> bool:
-        """Whether `subscription` is still the one of its subscriber and key."""
-        return self.get(subscription.subscriber, subscription.key) is subscription
+        """Whether `subscription` is still the one of its subscriber and key
+        (checked for every subscriber a change is sent to: a flag, not a lookup)."""
+        return subscription.held
 
     def of_identity(self, identity: str) -> list[Subscription]:
         return [s for s in self.all() if s.credentials.identity == identity]
