@@ -88,6 +88,7 @@ async def measure(
     streams=False,
     baseline=None,
     resident=None,
+    pause=LATENCY_PAUSE_SECONDS,
 ):
     """Subscribe `subscribers` sockets, change snippets elsewhere, time arrivals.
 
@@ -97,8 +98,9 @@ async def measure(
     instead. With `baseline` (the broadcast server's address), the changes are
     posted to it. The clock starts just before `Snippet.objects.create()` in
     the writer (so it includes the insert and the commit) and stops when a
-    subscriber's socket has the event. `resident()`, if given, is the server's
-    memory, read once the crowd is subscribed and idle.
+    subscriber's socket has the event; the timed changes are `pause` seconds
+    apart. `resident()`, if given, is the server's memory, read once the crowd
+    is subscribed and idle.
     """
     position = await settle(port, env, baseline)
     arrivals = []  # (payload, arrived): parsed later, to keep receiving cheap
@@ -125,7 +127,7 @@ async def measure(
     arrivals.clear()
     memory = resident() if resident else None
 
-    lines = await write(env, LATENCY_CHANGES, LATENCY_PAUSE_SECONDS, 0, baseline)
+    lines = await write(env, LATENCY_CHANGES, pause, 0, baseline)
     began = {line["url"]: line["began"] for line in lines if "url" in line}
     await wait_for(lambda: len(arrivals) >= (LATENCY_CHANGES + 1) * subscribers)
     latencies = []
