@@ -161,6 +161,15 @@ class Server:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
 
+    @staticmethod
+    def stop_all(servers):
+        """Stop `servers` at once: each is told to stop before any is waited for."""
+        for server in servers:
+            if server.process.poll() is None:
+                server.process.send_signal(signal.SIGTERM)
+        for server in servers:
+            server.stop()
+
     def wait_until_serving(self):
         """Poll /healthz until it answers 200; any failure to answer means not yet."""
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
@@ -285,8 +294,7 @@ def server_factory(django_db_setup, django_db_blocker, tmp_path_factory):
         return server
 
     yield start
-    for server in servers:
-        server.stop()
+    Server.stop_all(servers)
 
 
 @pytest.fixture(scope="session")
@@ -440,5 +448,4 @@ def started(tmp_path):
         return server
 
     yield start
-    for server in servers:
-        server.stop()
+    Server.stop_all(servers)

@@ -23,6 +23,10 @@ from wsserver.history import Entry, StreamId
 
 # What a kept render costs besides its text: the key, the future, the indexes.
 OVERHEAD_BYTES = 400
+# A frame keeps, beside its text, the bytes each transport sends (a WebSocket
+# frame, an event-stream record, that record as an HTTP chunk): each about as
+# long as the text (wsserver/sending.py).
+COPIES_PER_FRAME = 4
 
 # (the change's id, (the render key it was made for, the filtered lists' queries))
 Key = tuple[StreamId, tuple[str, tuple[str, ...]]]
@@ -89,7 +93,8 @@ class RenderCache:
         del self._rendering[key]
         self._kept[key] = future
         frames = future.result().frames.values()
-        self._sizes[key] = sum(map(len, filter(None, frames))) + OVERHEAD_BYTES
+        text = sum(map(len, filter(None, frames)))
+        self._sizes[key] = text * COPIES_PER_FRAME + OVERHEAD_BYTES
         self.bytes += self._sizes[key]
         while self.bytes > self.max_bytes:
             self._drop(next(iter(self._kept)))

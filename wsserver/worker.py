@@ -18,7 +18,9 @@ class WebWorker(TornadoWorker):
 
     def run(self):
         self.ioloop = IOLoop.current()
-        self.alive = True
+        # `alive` is left as it is (the stock worker sets it again): a SIGTERM
+        # that came while the app loaded has cleared it, and the worker stops at
+        # once rather than serve until the master kills it (graceful_timeout).
         self.stopping = False
         self.server = make_server(self.wsgi)
         start_serving(self.wsgi)

@@ -14,6 +14,7 @@ from wsserver.credentials import Credentials
 from wsserver.events import EXPIRED, REVOKED_DETAIL, EventFanout
 from wsserver.history import START, Entry, Position, _entry
 from wsserver.protocol import Message
+from wsserver.renders import COPIES_PER_FRAME, OVERHEAD_BYTES
 from wsserver.subscriptions import Subscription
 
 
@@ -508,15 +509,17 @@ def test_kept_renders_are_bounded_in_bytes_oldest_dropped_first():
         async def render(self, entry, credentials, *, queries=(), replay=False):
             return {"status": 200, "headers": {}, "data": {"code": big}}
 
+    # Room for four and a half such renders, counted with their encodings.
+    bound = int(4.5 * (len(big) * COPIES_PER_FRAME + OVERHEAD_BYTES))
     fanout = EventFanout(
         history=History(),
         render=Large().render,
         grace_seconds=0,
-        render_cache_bytes=50_000,
+        render_cache_bytes=bound,
     )
     add(fanout, Recorder(), "/api/notes/", as_("anonymous"))
     deliver(fanout, *[change(n, f"/api/notes/{n}/") for n in range(1, 101)])
-    assert 0 < fanout.renders.bytes <= 50_000
+    assert 0 < fanout.renders.bytes <= bound
     assert len(fanout.renders) == 4
     assert list(fanout.renders._kept) == [
         ((n, 0), ("anonymous", ())) for n in (97, 98, 99, 100)

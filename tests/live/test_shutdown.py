@@ -11,7 +11,15 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from live.testing import new_user
-from tests.conftest import EVENT_TIMEOUT_SECONDS, server_token, wait_until
+from tests.conftest import (
+    EVENT_TIMEOUT_SECONDS,
+    free_port,
+    launch,
+    server_command,
+    server_env,
+    server_token,
+    wait_until,
+)
 from tests.notes.models import Note
 from tests.slow_urls import release, wait_entered
 
@@ -110,3 +118,27 @@ def test_a_restart_loses_no_reply_on_kept_alive_connections(server_factory, kind
     assert all(a.headers["Connection"] == "close" for a in answers if a is not None)
     saved = set(Note.objects.filter(text__in=titles).values_list("text", flat=True))
     assert saved == answered
+
+
+def test_a_worker_stopped_while_it_boots_stops_at_once(tmp_path):
+    """A SIGTERM that reaches a worker while it loads the app (a deploy right
+    after a start) stops it as soon as it has loaded, not when the master's
+    graceful timeout (here 300 s) runs out."""
+    port = free_port()
+    server = launch(
+        server_command("web", port),
+        env=server_env(PORT=port, GUNICORN_CMD_ARGS="--graceful-timeout 300"),
+        log_path=tmp_path / "server.log",
+        port=port,
+    )
+    try:
+        wait_until(lambda: "Booting worker with pid" in server.log(), interval=0.005)
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(timeout=STOPPED_LONG_BEFORE_SECONDS)
+    finally:
+        server.stop()
+    assert "Shutting down: Master" in server.log()
+
+
+# Far longer than a correct worker takes under any load, far shorter than 300 s.
+STOPPED_LONG_BEFORE_SECONDS = 120
