@@ -11,6 +11,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from live.testing import new_user
+from tests import slow_boot
 from tests.conftest import (
     EVENT_TIMEOUT_SECONDS,
     free_port,
@@ -125,15 +126,21 @@ def test_a_worker_stopped_while_it_boots_stops_at_once(tmp_path):
     after a start) stops it as soon as it has loaded, not when the master's
     graceful timeout (here 300 s) runs out."""
     port = free_port()
+    gate = tmp_path / "gate"
+    command = [*server_command("web", port)[:-1], "tests.slow_boot:make_app()"]
     server = launch(
-        server_command("web", port),
-        env=server_env(PORT=port, GUNICORN_CMD_ARGS="--graceful-timeout 300"),
+        command,
+        env=server_env(
+            PORT=port, BOOT_GATE=gate, GUNICORN_CMD_ARGS="--graceful-timeout 300"
+        ),
         log_path=tmp_path / "server.log",
         port=port,
     )
     try:
-        wait_until(lambda: "Booting worker with pid" in server.log(), interval=0.005)
-        server.process.send_signal(signal.SIGTERM)
+        wait_until(lambda: slow_boot.LOADING in server.log())  # signals handled
+        server.process.send_signal(signal.SIGTERM)  # passed on to the worker
+        wait_until(lambda: "Handling signal: term" in server.log())
+        gate.touch()
         server.process.wait(timeout=STOPPED_LONG_BEFORE_SECONDS)
     finally:
         server.stop()
