@@ -109,7 +109,9 @@ class EventFanout:
         # The last `rights-changing` heard per identity: its subscriptions made
         # from before it are rendered alone.
         self.regrouped: dict[str, StreamId] = {}
-        self.regroupings = 0  # how many times anyone was regrouped, to tell
+        # Regroupings so far: a shared render's members are re-keyed only if
+        # this moved since they were grouped.
+        self.regroupings = 0
         self.rights_count: int | None = None  # the counter when last looked at
 
     async def position(self) -> Position:
