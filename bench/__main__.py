@@ -344,6 +344,14 @@ BIG_CROWD = 10_000
 BIG_CROWD_PAUSE_SECONDS = 0.5
 
 
+def median_runs(runs):
+    """For each kind of run, the run with the median p99."""
+    return {
+        kind: sorted(results, key=lambda run: run["p99_ms"])[len(results) // 2]
+        for kind, results in runs.items()
+    }
+
+
 def fanout_table(subscribers, reps):
     """Fan-out to `subscribers` on one worker beside the bare Tornado broadcast
     (bench/broadcast.py: one `write_message` per socket of a message
@@ -393,10 +401,7 @@ def fanout_table(subscribers, reps):
                 )
                 for _ in range(reps)
             ]
-    median = {
-        kind: sorted(results, key=lambda run: run["p99_ms"])[len(results) // 2]
-        for kind, results in runs.items()
-    }
+    median = median_runs(runs)
     bare = median["baseline"]
     lines = [
         f"Fan-out: {subscribers} subscribers of /api/snippets/ on one worker, beside "
@@ -465,10 +470,7 @@ def crowd(subscribers, reps):
                     tokens=tuple(tokens[:size]) or (None,),
                 )
                 runs[size].append(asyncio.run(measured))
-    median = {
-        size: sorted(results, key=lambda run: run["p99_ms"])[len(results) // 2]
-        for size, results in runs.items()
-    }
+    median = median_runs(runs)
     anonymous = median[0]
     lines = [
         f"Crowd: {subscribers} subscribers on one worker, signed in as N distinct "
@@ -511,10 +513,7 @@ def filtered_crowd(subscribers, reps):
                     port=port, subscribers=subscribers, env=bench_env(), urls=urls
                 )
                 runs[kind].append(asyncio.run(measured))
-    median = {
-        kind: sorted(results, key=lambda run: run["p99_ms"])[len(results) // 2]
-        for kind, results in runs.items()
-    }
+    median = median_runs(runs)
     whole = median["whole list"]
     lines = [
         f"Filtered lists: {subscribers} anonymous subscribers on one worker, on the "
