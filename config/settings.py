@@ -217,7 +217,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # folder is started on first use (see live/localredis.py). Production must
 # name the Redis every process shares.
 REDIS_URL = os.environ.get("REDIS_URL") or (
-    localredis.ensure_running(BASE_DIR) if LOCAL_DEVELOPMENT and not BUILDING else ""
+    localredis.for_this_process(BASE_DIR) if LOCAL_DEVELOPMENT and not BUILDING else ""
 )
 if not REDIS_URL:
     MISSING.append(

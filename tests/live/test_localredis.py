@@ -1,10 +1,16 @@
 """The private Redis of `make run` and `make test`."""
 
+import signal
 import subprocess
 import sys
 
 from live import localredis
-from tests.conftest import PROJECT_DIR
+from tests.conftest import (
+    PROJECT_DIR,
+    STOP_TIMEOUT_SECONDS,
+    plain_shell_env,
+    wait_until,
+)
 
 
 def test_started_redis_answers_and_is_reused(tmp_path):
@@ -63,3 +69,59 @@ def test_run_gives_the_command_a_redis_and_stops_it_after(tmp_path, monkeypatch)
     url = result.stdout.strip()
     assert url.startswith("unix://")
     assert not localredis.answers_ping(url.removeprefix("unix://"))
+
+
+def takes_private_redis(folder):
+    """A shell command: a process that takes the private Redis of `folder` as
+    settings.py does with no `REDIS_URL`, then waits to be stopped."""
+    code = (
+        "import signal; from live import localredis; "
+        f"localredis.for_this_process({str(folder)!r}); "
+        "print('has Redis', flush=True); signal.pause()"
+    )
+    return f'{sys.executable} -c "{code}"'
+
+
+def test_ctrl_c_on_honcho_stops_the_private_redis_its_processes_started(
+    tmp_path, started
+):
+    """Installed by hand, `honcho start` with no `REDIS_URL`: the first of its
+    processes starts the private Redis, and Ctrl-C stops it with them."""
+    procfile = tmp_path / "Procfile"
+    command = takes_private_redis(tmp_path)
+    procfile.write_text(f"web: {command}\nclock: {command}\n")
+    honcho = started(
+        ["honcho", "-f", str(procfile), "-d", str(PROJECT_DIR), "start"],
+        env=plain_shell_env(),
+    )
+    socket_path = localredis.socket_path_for(tmp_path / ".run", "redis")
+    try:
+        wait_until(lambda: honcho.log().count("has Redis") == 2)
+        assert localredis.answers_ping(socket_path)
+        honcho.process.send_signal(signal.SIGINT)  # what Ctrl-C sends it
+        honcho.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        wait_until(lambda: not localredis.answers_ping(socket_path))
+    finally:
+        localredis.stop(tmp_path)  # left running only if this test fails
+
+
+def test_a_command_typed_in_a_shell_leaves_the_private_redis_running(tmp_path):
+    """From a terminal the private Redis is a daemon: a Ctrl-C in one command
+    must not take it from the others. `stop` ends it."""
+    # `script` runs the command on a terminal of its own, as a shell would.
+    code = (
+        "from live import localredis; "
+        f"print(localredis.for_this_process({str(tmp_path)!r}))"
+    )
+    subprocess.run(
+        ["script", "-qec", f'{sys.executable} -c "{code}"', "/dev/null"],
+        cwd=PROJECT_DIR,
+        check=True,
+        capture_output=True,
+        timeout=STOP_TIMEOUT_SECONDS,
+    )
+    socket_path = localredis.socket_path_for(tmp_path / ".run", "redis")
+    try:
+        assert localredis.answers_ping(socket_path)
+    finally:
+        localredis.stop(tmp_path)
