@@ -54,22 +54,39 @@ def use_key_prefix(settings, prefix):
     settings.REDIS_KEY_PREFIX = prefix
 
 
+class SharedHistory:
+    """Server processes of a module that record changes in one history with
+    this test process, so the ORM's writes here are heard there:
+
+        history = SharedHistory("events")
+        server = history.server()  # a module's web process on that history
+        other_server = history.server()  # another one, for changes between two
+        shared_prefix = history.recorded_here()  # autouse: for each test
+
+    `history.prefix` is its key prefix, for servers a test starts itself."""
+
+    def __init__(self, name):
+        self.prefix = f"test:{name}:{uuid.uuid4().hex}"
+
+    def server(self, **settings):
+        @pytest.fixture(scope="module")
+        def server(server_factory):
+            return server_factory(REDIS_KEY_PREFIX=self.prefix, **settings)
+
+        return server
+
+    def recorded_here(self):
+        @pytest.fixture(autouse=True)
+        def shared_prefix(settings):
+            use_key_prefix(settings, self.prefix)
+
+        return shared_prefix
+
+
 def server_sharing_history(name):
-    """A module's fixtures `server` (a web process of its own) and, for each
-    test, `shared_prefix` (this process records its changes in that server's
-    history, so the ORM's writes here are heard there):
-    `server, shared_prefix = server_sharing_history("events")`."""
-    prefix = f"test:{name}:{uuid.uuid4().hex}"
-
-    @pytest.fixture(scope="module")
-    def server(server_factory):
-        return server_factory(REDIS_KEY_PREFIX=prefix)
-
-    @pytest.fixture(autouse=True)
-    def shared_prefix(settings):
-        use_key_prefix(settings, prefix)
-
-    return server, shared_prefix
+    """The common case: `server, shared_prefix = server_sharing_history("x")`."""
+    history = SharedHistory(name)
+    return history.server(), history.recorded_here()
 
 
 @pytest.fixture(autouse=True)

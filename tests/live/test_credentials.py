@@ -7,7 +7,6 @@ subscribers listen on one process; the credentials end on another.
 
 import json
 import time
-import uuid
 
 import pytest
 import requests
@@ -18,31 +17,20 @@ from live.testing import subscribe as subscribe_to
 from tests.conftest import (
     PASSWORD,
     EventStream,
+    SharedHistory,
     server_token,
-    use_key_prefix,
 )
 from tests.notes.models import Note
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SHARED_PREFIX = f"test:credentials:{uuid.uuid4().hex}"
 LIST = "/api/notes/"
 
-
-@pytest.fixture(scope="module")
-def subscriber_server(server_factory):
-    # No grace: a subscription ends as its token does.
-    return server_factory(REDIS_KEY_PREFIX=SHARED_PREFIX, WS_TOKEN_GRACE_SECONDS=0)
-
-
-@pytest.fixture(scope="module")
-def writer_server(server_factory):
-    return server_factory(REDIS_KEY_PREFIX=SHARED_PREFIX)
-
-
-@pytest.fixture(autouse=True)
-def shared_prefix(settings):
-    use_key_prefix(settings, SHARED_PREFIX)
+history = SharedHistory("credentials")
+# No grace: a subscription ends as its token does.
+subscriber_server = history.server(WS_TOKEN_GRACE_SECONDS=0)
+writer_server = history.server()
+shared_prefix = history.recorded_here()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ made anywhere (the other process over HTTP or WebSocket, the ORM, the erase job)
 
 import json
 import socket
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -22,30 +21,17 @@ from live.testing import receive
 from snippets.models import Snippet
 from tests.conftest import (
     EVENT_TIMEOUT_SECONDS,
+    SharedHistory,
     sign_up_token,
-    use_key_prefix,
     wait_until,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SHARED_PREFIX = f"test:events:{uuid.uuid4().hex}"
-
-
-@pytest.fixture(scope="module")
-def subscriber_server(server_factory):
-    return server_factory(REDIS_KEY_PREFIX=SHARED_PREFIX)
-
-
-@pytest.fixture(scope="module")
-def writer_server(server_factory):
-    return server_factory(REDIS_KEY_PREFIX=SHARED_PREFIX)
-
-
-@pytest.fixture(autouse=True)
-def shared_prefix(settings):
-    """Publish from this test process on the servers' channel."""
-    use_key_prefix(settings, SHARED_PREFIX)
+history = SharedHistory("events")
+subscriber_server = history.server()
+writer_server = history.server()
+shared_prefix = history.recorded_here()
 
 
 def without_position(event):
@@ -266,7 +252,7 @@ def test_erase_command_deletions_are_heard(subscriber_server, shared_prefix):
 
 def test_redis_restart_tells_subscribers_to_resync(server_factory, own_redis):
     """When Redis comes back, subscribers get `resync`, then events flow again."""
-    server = server_factory(REDIS_URL=own_redis.url, REDIS_KEY_PREFIX=SHARED_PREFIX)
+    server = server_factory(REDIS_URL=own_redis.url, REDIS_KEY_PREFIX=history.prefix)
     with connect(server.ws_url) as ws:
         subscribe(ws, "/api/snippets/")
         own_redis.stop()
@@ -299,7 +285,7 @@ def test_requests_needing_redis_fail_cleanly_while_it_is_down(
 def test_slow_subscriber_is_disconnected_not_buffered(server_factory, shared_prefix):
     """A subscriber that stops reading is cut off once its backlog passes the bound."""
     server = server_factory(
-        REDIS_KEY_PREFIX=SHARED_PREFIX, WS_MAX_BUFFERED_BYTES=64 * 1024
+        REDIS_KEY_PREFIX=history.prefix, WS_MAX_BUFFERED_BYTES=64 * 1024
     )
     sock = socket.socket()
     # A tiny receive window, so the backlog piles up in the server, not the kernel.
@@ -327,7 +313,7 @@ def test_redis_that_stops_answering_is_noticed_and_nothing_is_missed(
     bounded time and read again from where it stopped: no change is lost."""
     server = server_factory(
         REDIS_URL=own_redis.url,
-        REDIS_KEY_PREFIX=SHARED_PREFIX,
+        REDIS_KEY_PREFIX=history.prefix,
         REDIS_TIMEOUT_SECONDS=1,
     )
     with connect(server.ws_url) as ws:
@@ -358,7 +344,7 @@ def test_junk_on_the_events_channel_is_skipped(subscriber_server):
     with connect(subscriber_server.ws_url) as ws:
         subscribe(ws, "/api/snippets/")
         for junk in [b"\xff\xfe", b'{"event":"x","url":"x"}', b'{"url":5}', b"[]"]:
-            get_redis().publish(f"{SHARED_PREFIX}:events", junk)
+            get_redis().publish(f"{history.prefix}:events", junk)
         snippet = Snippet.objects.create(title="after junk", code="1")
         event = receive(ws)
     assert (event["event"], event["url"]) == ("created", f"/api/snippets/{snippet.pk}/")

@@ -42,14 +42,13 @@ from tests.conftest import (
     EVENT_TIMEOUT_SECONDS,
     PASSWORD,
     EventStream,
+    SharedHistory,
     server_token,
-    use_key_prefix,
 )
 from wsserver.history import stream_id
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PREFIX = f"test:oracle:{uuid.uuid4().hex}"
 LIST = "/api/snippets/"
 SCHEDULES = int(os.environ.get("ORACLE_SCHEDULES", "20"))
 FIRST_SEED = int(os.environ.get("ORACLE_SEED", "1"))
@@ -69,15 +68,16 @@ FILTERS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def servers(server_factory):
-    return [server_factory(REDIS_KEY_PREFIX=PREFIX) for _ in range(2)]
+# Changes made here (the admin's, the barrier's) reach the servers.
+history = SharedHistory("oracle")
+first_server = history.server()
+second_server = history.server()
+shared_prefix = history.recorded_here()
 
 
-@pytest.fixture(autouse=True)
-def shared_prefix(settings):
-    """Changes made here (the admin's, the barrier's) reach the servers."""
-    use_key_prefix(settings, PREFIX)
+@pytest.fixture
+def servers(first_server, second_server):
+    return [first_server, second_server]
 
 
 def auth(token):

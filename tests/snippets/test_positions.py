@@ -21,28 +21,15 @@ from live.conf import live_settings
 from live.redis_client import get_redis
 from live.testing import receive
 from snippets.models import Snippet
-from tests.conftest import use_key_prefix
+from tests.conftest import SharedHistory, use_key_prefix
 from tests.slow_urls import release, wait_entered
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PREFIX = f"test:positions:{uuid.uuid4().hex}"
-
-
-@pytest.fixture(scope="module")
-def server(server_factory):
-    return server_factory(REDIS_KEY_PREFIX=PREFIX)
-
-
-@pytest.fixture(scope="module")
-def other_server(server_factory):
-    return server_factory(REDIS_KEY_PREFIX=PREFIX)
-
-
-@pytest.fixture(autouse=True)
-def shared_prefix(settings):
-    """Changes made in this test process are recorded in the servers' history."""
-    use_key_prefix(settings, PREFIX)
+history = SharedHistory("positions")
+server = history.server()
+other_server = history.server()
+shared_prefix = history.recorded_here()
 
 
 def subscribe(ws, url="/api/snippets/", **fields):

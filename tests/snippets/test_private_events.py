@@ -14,7 +14,6 @@ anything of it.
 
 import contextlib
 import json
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -28,30 +27,19 @@ from snippets.models import Snippet
 from tests.conftest import (
     EVENT_TIMEOUT_SECONDS,
     EventStream,
+    SharedHistory,
     server_token,
-    use_key_prefix,
 )
 from tests.contract import validate_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SHARED_PREFIX = f"test:private:{uuid.uuid4().hex}"
 LIST = "/api/snippets/"
 
-
-@pytest.fixture(scope="module")
-def subscriber_server(server_factory):
-    return server_factory(REDIS_KEY_PREFIX=SHARED_PREFIX)
-
-
-@pytest.fixture(scope="module")
-def writer_server(server_factory):
-    return server_factory(REDIS_KEY_PREFIX=SHARED_PREFIX)
-
-
-@pytest.fixture(autouse=True)
-def shared_prefix(settings):
-    use_key_prefix(settings, SHARED_PREFIX)
+history = SharedHistory("private")
+subscriber_server = history.server()
+writer_server = history.server()
+shared_prefix = history.recorded_here()
 
 
 @pytest.fixture
