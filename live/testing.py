@@ -50,6 +50,13 @@ def subscribe(ws, url: str, **fields) -> dict:
     )
 
 
+def subscribed(ws, url: str, **fields) -> dict:
+    """SUBSCRIBE to `url`, which must succeed; the reply (snapshot, position)."""
+    reply = subscribe(ws, url, **fields)
+    assert reply["status"] == 200, reply
+    return reply
+
+
 def next_event(ws, *, timeout: float = TIMEOUT) -> dict:
     """The next event (`created`, `updated`, `deleted`, `resync`,
     `unsubscribed`); replies are passed over."""

@@ -432,6 +432,19 @@ def plain_shell_env(**variables):
     }
 
 
+def manage(*arguments, env, timeout=STARTUP_TIMEOUT_SECONDS):
+    """Run `python manage.py ARGUMENTS` to its end in the project folder, with
+    `env` as its whole environment; return it, its output as text."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *arguments],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def deploy_env(**variables):
     """What the README's deploy section has a user set (the platform sets the URLs)."""
     from django.conf import settings

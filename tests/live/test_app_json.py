@@ -5,12 +5,10 @@ import os
 import re
 import secrets
 import subprocess
-import sys
-from pathlib import Path
 
+from tests.conftest import PROJECT_DIR, manage
 from wsserver.gunicorn_conf import bind_address
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 APP_JSON = PROJECT_DIR / "app.json"
 PROCFILE = PROJECT_DIR / "Procfile"
 SETTINGS_DOC = PROJECT_DIR / "docs" / "settings.md"
@@ -116,14 +114,7 @@ def test_the_deploy_settings_pass_django_s_deploy_checklist(tmp_path):
             REDIS_URL="redis://redis.invalid:6379",  # the check needs none
         )
     )
-    check = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    check = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert check.returncode == 0, check.stderr
     assert "no issues" in check.stdout
 

@@ -12,8 +12,7 @@ import pytest
 import requests
 from websockets.sync.client import connect
 
-from live.testing import new_user, next_event, receive
-from live.testing import subscribe as subscribe_to
+from live.testing import new_user, next_event, receive, subscribed
 from tests.conftest import (
     PASSWORD,
     EventStream,
@@ -38,13 +37,6 @@ def user():
     return new_user("user", password=PASSWORD)
 
 
-def subscribe(ws, token, since=None):
-    """SUBSCRIBE to the notes with `token` (from `since`): it must succeed."""
-    reply = subscribe_to(ws, LIST, token=token, **({"since": since} if since else {}))
-    assert reply["status"] == 200, reply
-    return reply
-
-
 def assert_unsubscribed(frame, detail=None):
     assert frame["event"] == "unsubscribed"
     assert frame["url"] == LIST
@@ -55,7 +47,7 @@ def assert_unsubscribed(frame, detail=None):
 
 def test_a_subscription_ends_when_its_token_expires(subscriber_server, user):
     with connect(subscriber_server.ws_url) as ws:
-        subscribe(ws, server_token(user, expires=int(time.time()) + 2))
+        subscribed(ws, LIST, token=server_token(user, expires=int(time.time()) + 2))
         assert_unsubscribed(next_event(ws), "expired")
         Note.objects.create(owner=user, text="after the end", shared=True)
         ws.send(json.dumps({"id": "ping", "method": "GET", "url": "/healthz"}))
@@ -70,9 +62,10 @@ def test_a_renewed_subscription_outlives_the_first_token(subscriber_server, user
         connect(subscriber_server.ws_url) as renewed,
         connect(subscriber_server.ws_url) as lapsed,
     ):
-        position = subscribe(renewed, server_token(user, expires=expires))["position"]
-        subscribe(lapsed, server_token(user, expires=expires))
-        reply = subscribe(renewed, server_token(user), since=position)
+        first = subscribed(renewed, LIST, token=server_token(user, expires=expires))
+        subscribed(lapsed, LIST, token=server_token(user, expires=expires))
+        since = first["position"]
+        reply = subscribed(renewed, LIST, token=server_token(user), since=since)
         assert reply["recovered"] is True and "data" not in reply
         assert_unsubscribed(next_event(lapsed), "expired")  # the first token is over
         note = Note.objects.create(owner=user, text="still heard", shared=True)
@@ -115,8 +108,8 @@ def test_credentials_ended_elsewhere_end_subscriptions_on_every_process(
         connect(subscriber_server.ws_url) as ws,
         connect(subscriber_server.ws_url) as bystander,
     ):
-        subscribe(ws, tokens["access"])
-        subscribe(bystander, server_token(other))
+        subscribed(ws, LIST, token=tokens["access"])
+        subscribed(bystander, LIST, token=server_token(other))
         end(writer_server, user if end is not sign_out else tokens)
         assert_unsubscribed(next_event(ws), "sign in again")
         note = Note.objects.create(
@@ -161,7 +154,7 @@ def test_a_signed_out_access_token_is_refused_at_once_on_every_transport(
         frame = {"id": 1, "method": "SUBSCRIBE", "url": LIST, "token": tokens["access"]}
         ws.send(json.dumps(frame))
         assert receive(ws)["status"] == 401
-        subscribe(ws, other_session["access"])
+        subscribed(ws, LIST, token=other_session["access"])
     stream = EventStream(
         subscriber_server, LIST, Authorization=f"JWT {tokens['access']}"
     )
@@ -192,8 +185,8 @@ def test_a_sign_out_ends_only_the_subscriptions_of_that_session(
         connect(subscriber_server.ws_url) as signed_out,
         connect(subscriber_server.ws_url) as elsewhere,
     ):
-        subscribe(signed_out, ended["access"])
-        subscribe(elsewhere, kept["access"])
+        subscribed(signed_out, LIST, token=ended["access"])
+        subscribed(elsewhere, LIST, token=kept["access"])
         sign_out(writer_server, ended)
         assert_unsubscribed(next_event(signed_out), "sign in again")
         note = Note.objects.create(owner=user, text="still signed in", shared=True)

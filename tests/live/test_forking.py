@@ -8,8 +8,6 @@ over SSE too, and its own visibility rule applied to its events.
 import json
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 import requests
@@ -21,6 +19,7 @@ from tests.conftest import (
     EVENT_TIMEOUT_SECONDS,
     PROJECT_DIR,
     EventStream,
+    manage,
     server_sharing_history,
     server_token,
 )
@@ -62,20 +61,13 @@ def test_the_guide_shows_the_tested_app_file_for_file():
 def test_the_guide_s_migration_is_the_one_the_model_needs():
     """`python manage.py makemigrations notes`, as the guide runs it, has
     nothing left to write (for the suite's copy, labelled `suite_notes`)."""
-    check = subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "makemigrations",
-            "suite_notes",
-            "--check",
-            "--dry-run",
-        ],
-        cwd=PROJECT_DIR,
+    check = manage(
+        "makemigrations",
+        "suite_notes",
+        "--check",
+        "--dry-run",
         # The suite's Redis: a local run without one would start one of its own.
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
-        capture_output=True,
-        text=True,
     )
     assert check.returncode == 0, check.stdout + check.stderr
 

@@ -7,8 +7,6 @@ missing setting); `honcho start` never turns debug on over exported settings.
 
 import json
 import random
-import subprocess
-import sys
 
 import pytest
 import requests
@@ -20,9 +18,9 @@ from live.proxies import LOOP
 from live.requestlog import COUNTED_METHODS
 from tests.conftest import (
     EVENT_TIMEOUT_SECONDS,
-    PROJECT_DIR,
     deploy_env,
     free_port,
+    manage,
 )
 
 METRICS_TOKEN = "a-scraper-token"
@@ -139,14 +137,7 @@ def test_a_missing_setting_is_one_line_not_a_traceback():
     """`bin/web` starts with `manage.py`: a missing setting is one line."""
     env = deploy_env(ALLOWED_HOSTS="app.example.com")
     del env["SECRET_KEY"]
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = manage("check", env=env)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0

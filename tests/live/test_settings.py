@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.conftest import PROJECT_DIR
+from tests.conftest import PROJECT_DIR, manage
 
 PRODUCTION = {
     "DEBUG": "0",
@@ -50,14 +50,7 @@ def test_the_build_step_needs_no_runtime_configuration():
     hosts, no URLs, and no private Redis started for it."""
     unset = {*PRODUCTION, "DEBUG", "DJANGO_SETTINGS_MODULE"}
     environment = {k: v for k, v in os.environ.items() if k not in unset}
-    build = subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "--dry-run"],
-        cwd=PROJECT_DIR,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    build = manage("collectstatic", "--noinput", "--dry-run", env=environment)
     assert build.returncode == 0, build.stderr
 
 

@@ -1,24 +1,15 @@
 """The demo's clock process and erase job, started as a user or a platform would."""
 
-import subprocess
-
 import pytest
 
-from tests.conftest import PROJECT_DIR, deploy_env, wait_until
+from tests.conftest import deploy_env, manage, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_erase_snippets_runs_from_a_plain_shell():
     """`python manage.py erase_snippets` needs only the deploy settings."""
-    result = subprocess.run(
-        ["python", "manage.py", "erase_snippets"],
-        cwd=PROJECT_DIR,
-        env=deploy_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = manage("erase_snippets", env=deploy_env())
     assert result.returncode == 0, result.stderr
     assert "Erased 0 snippets" in result.stderr
 

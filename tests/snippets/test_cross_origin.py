@@ -3,15 +3,13 @@ call the API over HTTP (CORS), open sockets and read event streams; any other
 origin gets nothing on any transport. `WS_ALLOWED_ORIGINS` is its earlier name."""
 
 import os
-import subprocess
-import sys
 
 import pytest
 import requests
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from tests.conftest import PROJECT_DIR
+from tests.conftest import manage
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -103,12 +101,6 @@ def test_both_names_at_once_is_a_clear_error():
         "WS_ALLOWED_ORIGINS": FRONTEND,
         "DJANGO_SETTINGS_MODULE": "config.settings",
     }
-    check = subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    check = manage("check", env=env)
     assert check.returncode != 0
     assert "set only ALLOWED_ORIGINS" in check.stderr

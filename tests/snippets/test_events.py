@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from live.redis_client import get_redis
-from live.testing import receive
+from live.testing import receive, subscribe
 from snippets.models import Snippet
 from tests.conftest import (
     EVENT_TIMEOUT_SECONDS,
@@ -61,11 +61,6 @@ def assert_nothing_more(ws):
         elif frame != {**frame, "event": "created", "url": url}:
             extra.append(frame)  # (the barrier's creation, where the list is heard)
     assert extra == []
-
-
-def subscribe(ws, url, id="sub"):
-    ws.send(json.dumps({"id": id, "method": "SUBSCRIBE", "url": url}))
-    return receive(ws)
 
 
 def test_subscribe_replies_with_the_get_snapshot(subscriber_server):

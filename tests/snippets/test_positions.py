@@ -19,22 +19,19 @@ from websockets.sync.client import connect
 
 from live.conf import live_settings
 from live.redis_client import get_redis
-from live.testing import receive
+from live.testing import receive, subscribe
 from snippets.models import Snippet
 from tests.conftest import SharedHistory, use_key_prefix
 from tests.slow_urls import release, wait_entered
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+LIST = "/api/snippets/"
+
 history = SharedHistory("positions")
 server = history.server()
 other_server = history.server()
 shared_prefix = history.recorded_here()
-
-
-def subscribe(ws, url="/api/snippets/", **fields):
-    ws.send(json.dumps({"id": "sub", "method": "SUBSCRIBE", "url": url, **fields}))
-    return receive(ws)
 
 
 def post(server, title):
@@ -76,7 +73,7 @@ def test_resume_delivers_exactly_what_was_missed_in_order(server, other_server):
     as a GET shows the resource now (so the update of a resource since deleted
     says it left the view)."""
     with connect(server.ws_url) as ws:
-        position = subscribe(ws)["position"]
+        position = subscribe(ws, LIST)["position"]
     created = post(other_server, "while away")
     url = created["url"]
     requests.patch(f"{other_server.url}{url}", json={"title": "x"})  # 401: no change
@@ -84,7 +81,7 @@ def test_resume_delivers_exactly_what_was_missed_in_order(server, other_server):
     Snippet.objects.get(pk=created["id"]).save()
     Snippet.objects.get(pk=created["id"]).delete()
     with connect(server.ws_url) as ws:
-        reply = subscribe(ws, since=position)
+        reply = subscribe(ws, LIST, since=position)
         events = [receive(ws) for _ in range(2)]  # the creation is not shown
         marker = post(other_server, "after")
         assert receive(ws)["url"] == marker["url"]  # and nothing in between
@@ -105,11 +102,11 @@ def test_resume_from_before_the_history_gets_a_fresh_snapshot(server_factory):
         REDIS_KEY_PREFIX=f"test:short:{uuid.uuid4().hex}", EVENTS_HISTORY=2
     )
     with connect(short.ws_url) as ws:
-        position = subscribe(ws)["position"]
+        position = subscribe(ws, LIST)["position"]
     for number in range(3):
         post(short, f"trimmed {number}")
     with connect(short.ws_url) as ws:
-        reply = subscribe(ws, since=position)
+        reply = subscribe(ws, LIST, since=position)
     assert reply["status"] == 200
     assert reply["recovered"] is False
     assert reply["data"]["count"] >= 3
@@ -120,14 +117,14 @@ def test_resume_from_before_the_history_gets_a_fresh_snapshot(server_factory):
 def test_since_that_is_no_position_is_400(server, since):
     """A `since` that is not a position at all is refused."""
     with connect(server.ws_url) as ws:
-        reply = subscribe(ws, since=since)
+        reply = subscribe(ws, LIST, since=since)
     assert reply["status"] == 400
 
 
 def test_since_from_another_history_gets_a_snapshot(server):
     """A well-formed position of a history that is gone is not recovered from."""
     with connect(server.ws_url) as ws:
-        reply = subscribe(ws, since="0badf00d:1-0")
+        reply = subscribe(ws, LIST, since="0badf00d:1-0")
     assert (reply["status"], reply["recovered"]) == (200, False)
     assert "results" in reply["data"]
 
@@ -138,7 +135,7 @@ def test_change_that_could_not_be_recorded_is_followed_by_resync(
     """If Redis fails when a change commits, the next recorded change is preceded
     by `resync`: subscribers are told, never left wrong in silence."""
     with connect(server.ws_url) as ws:
-        subscribe(ws)
+        subscribe(ws, LIST)
         Snippet.objects.create(title="lost", code="1")
         recorded = Snippet.objects.create(title="recorded", code="1")
         resync = receive(ws)
@@ -153,7 +150,7 @@ def test_killed_history_connection_misses_nothing(server_factory, own_redis):
     server = server_factory(REDIS_URL=own_redis.url, REDIS_TIMEOUT_SECONDS=1)
     admin = redis.Redis.from_url(own_redis.url)
     with connect(server.ws_url) as ws:
-        subscribe(ws)
+        subscribe(ws, LIST)
         admin.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
         created = [post(server, f"after the kill {n}") for n in range(3)]
         events = [receive(ws) for _ in created]
@@ -240,17 +237,17 @@ def test_resume_further_behind_than_allowed_gets_a_fresh_snapshot(
     of each; as many as that: the replay."""
     bounded = own_history(server_factory, settings, WS_RESUME_MAX_CHANGES=2)
     with connect(bounded.ws_url) as ws:
-        too_far = subscribe(ws)["position"]
+        too_far = subscribe(ws, LIST)["position"]
     Snippet.objects.create(title="missed 1", code="1")
     with connect(bounded.ws_url) as ws:
-        near = subscribe(ws)["position"]
+        near = subscribe(ws, LIST)["position"]
     for number in (2, 3):
         Snippet.objects.create(title=f"missed {number}", code="1")
     with connect(bounded.ws_url) as ws:
-        refused = subscribe(ws, since=too_far)
+        refused = subscribe(ws, LIST, since=too_far)
         assert (refused["recovered"], refused["data"]["count"]) == (False, 3)
     with connect(bounded.ws_url) as ws:
-        assert subscribe(ws, since=near)["recovered"] is True
+        assert subscribe(ws, LIST, since=near)["recovered"] is True
         assert [receive(ws)["event"] for _ in range(2)] == ["created"] * 2
 
 
@@ -261,11 +258,11 @@ def test_replayed_changes_count_against_the_subscriber_s_throttle(
     once over its throttle it is asked to refetch (once), not replayed more."""
     throttled = own_history(server_factory, settings, ANON_THROTTLE_RATE="3/min")
     with connect(throttled.ws_url) as ws:
-        position = subscribe(ws)["position"]  # request 1
+        position = subscribe(ws, LIST)["position"]  # request 1
     for number in range(3):
         Snippet.objects.create(title=f"missed {number}", code="1")
     with connect(throttled.ws_url) as ws:
-        assert subscribe(ws, since=position)["recovered"] is True  # request 2
+        assert subscribe(ws, LIST, since=position)["recovered"] is True  # request 2
         heard = [receive(ws)["event"] for _ in range(2)]  # 3 replayed, 4 refused
         assert heard == ["created", "resync"]
         probe = Snippet.objects.create(title="live", code="1")  # live: unthrottled

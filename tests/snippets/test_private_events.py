@@ -21,7 +21,7 @@ import requests
 from django.utils import timezone
 from websockets.sync.client import connect
 
-from live.testing import new_user, receive
+from live.testing import new_user, receive, subscribe, subscribed
 from snippets.management.commands.erase_snippets import erase_snippets
 from snippets.models import Snippet
 from tests.conftest import (
@@ -123,16 +123,6 @@ RIGHTS_CHANGED = {"promotion": "other", "demotion": "staff"}
 NEW = {"title": "new", "code": "print(1)"}
 
 
-def subscribe(ws, url, token):
-    """SUBSCRIBE to `url` with `token`; return the reply's status."""
-    ws.send(json.dumps({"id": url, "method": "SUBSCRIBE", "url": url, "token": token}))
-    while (frame := json.loads(ws.recv(timeout=EVENT_TIMEOUT_SECONDS))).get(
-        "id"
-    ) != url:
-        pass  # an event of an earlier subscription; the first barrier passes them
-    return frame["status"]
-
-
 def get(server, url, token):
     """`(status, body)` of a GET of `url` with `token`; `None` if there is no
     `url` yet."""
@@ -183,15 +173,16 @@ def test_each_subscriber_hears_exactly_how_its_view_changed(
     barrier = Snippet.objects.create(title="barrier", code="1")
     barrier_url = f"/api/snippets/{barrier.pk}/"
     kinds = ["list"] if url is None else ["list", "detail"]
-    sockets, subscribed = {}, {}
+    sockets, accepted = {}, {}
     with contextlib.ExitStack() as stack:
         for who, (_, token) in people.items():
             for kind in kinds:
                 ws = stack.enter_context(connect(subscriber_server.ws_url))
                 sockets[who, kind] = ws
                 target = LIST if kind == "list" else url
-                subscribed[who, kind] = subscribe(ws, target, token) == 200
-                assert subscribe(ws, barrier_url, token) == 200
+                reply = subscribe(ws, target, token=token)
+                accepted[who, kind] = reply["status"] == 200
+                assert subscribe(ws, barrier_url, token=token)["status"] == 200
         # Whatever was on its way (the snapshot's own changes) comes first.
         pass_barrier(barrier, sockets, barrier_url)
         before = {
@@ -208,7 +199,7 @@ def test_each_subscriber_hears_exactly_how_its_view_changed(
         for (who, kind), heard in heard_by.items():
             if change in RIGHTS_CHANGED:  # each of its subscriptions refetches
                 target = LIST if kind == "list" else url
-                held = [barrier_url, *([target] if subscribed[who, kind] else [])]
+                held = [barrier_url, *([target] if accepted[who, kind] else [])]
                 want = [("resync", path) for path in sorted(held)]
                 got = sorted((e["event"], e["url"]) for e in heard)
                 assert got == (want if RIGHTS_CHANGED[change] == who else []), who
@@ -222,9 +213,7 @@ def test_each_subscriber_hears_exactly_how_its_view_changed(
                 for e in heard
             ]
             want = (
-                expected_events(before[who], after[who])
-                if subscribed[who, kind]
-                else []
+                expected_events(before[who], after[who]) if accepted[who, kind] else []
             )
             assert got == want, (who, kind)
 
@@ -239,7 +228,7 @@ def test_a_replay_shows_a_snippet_made_private_since_as_deleted(
         connect(subscriber_server.ws_url) as live,
         connect(subscriber_server.ws_url) as away,
     ):
-        assert subscribe(live, LIST, None) == 200
+        assert subscribe(live, LIST, token=None)["status"] == 200
         away.send(json.dumps({"id": "s", "method": "SUBSCRIBE", "url": LIST}))
         since = receive(away)["position"]
         made = as_owner(people, "POST", writer_server, LIST, {**NEW, "code": "secret"})
@@ -272,8 +261,8 @@ def test_a_field_that_depends_on_who_asks_is_never_shared(
         connect(subscriber_server.ws_url) as owner,
         connect(subscriber_server.ws_url) as other,
     ):
-        assert subscribe(owner, "/api/my-notes/", people["owner"][1]) == 200
-        assert subscribe(other, "/api/my-notes/", other_token) == 200
+        subscribed(owner, "/api/my-notes/", token=people["owner"][1])
+        subscribed(other, "/api/my-notes/", token=other_token)
         as_owner(
             people,
             "POST",

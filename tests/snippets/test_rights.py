@@ -12,7 +12,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from websockets.sync.client import connect
 
-from live.testing import new_user, receive
+from live.testing import new_user, receive, subscribed
 from snippets.models import Snippet
 from tests.conftest import server_sharing_history, server_token
 
@@ -26,13 +26,6 @@ def token(who, *, lasting):
     """A token valid for `lasting` seconds: of a cohort's members, the one that
     lasts longest renders its changes."""
     return server_token(who, expires=int(time.time()) + lasting)
-
-
-def subscribe(ws, access):
-    ws.send(json.dumps({"id": 1, "method": "SUBSCRIBE", "url": LIST, "token": access}))
-    reply = receive(ws)
-    assert reply["status"] == 200, reply
-    return reply
 
 
 def heard_until_barrier(ws, barrier):
@@ -52,8 +45,8 @@ def test_a_promoted_member_never_renders_for_its_old_cohort(server):
     a private snippet of someone else's is created: X hears nothing of it."""
     x, p, owner = new_user("x"), new_user("p"), new_user("owner")
     with connect(server.ws_url) as plain, connect(server.ws_url) as promoted:
-        subscribe(plain, token(x, lasting=600))
-        subscribe(promoted, token(p, lasting=3600))
+        subscribed(plain, LIST, token=token(x, lasting=600))
+        subscribed(promoted, LIST, token=token(p, lasting=3600))
         p.is_staff = True
         p.save()
         Snippet.objects.create(title="t", code="secret", owner=owner, private=True)
@@ -71,8 +64,8 @@ def test_a_demoted_member_no_longer_shares_staff_renders(server):
     t = new_user("t", is_staff=True)
     owner = new_user("owner")
     with connect(server.ws_url) as demoted, connect(server.ws_url) as staff:
-        subscribe(demoted, token(d, lasting=600))
-        subscribe(staff, token(t, lasting=3600))
+        subscribed(demoted, LIST, token=token(d, lasting=600))
+        subscribed(staff, LIST, token=token(t, lasting=3600))
         d.is_staff = False
         d.save()
         Snippet.objects.create(title="t", code="secret", owner=owner, private=True)
@@ -91,11 +84,12 @@ def test_a_promotion_is_followed_by_a_refetch_that_shows_more(server):
     hidden = Snippet.objects.create(title="t", code="1", owner=owner, private=True)
     with connect(server.ws_url) as ws:
         access = token(p, lasting=3600)
-        subscribe(ws, access)
+        subscribed(ws, LIST, token=access)
         p.is_staff = True
         p.save()
         assert receive(ws) == {"event": "resync", "url": LIST}
-        urls = [item["url"] for item in subscribe(ws, access)["data"]["results"]]
+        snapshot = subscribed(ws, LIST, token=access)["data"]
+        urls = [item["url"] for item in snapshot["results"]]
         assert f"{LIST}{hidden.pk}/" in urls
 
 
@@ -128,11 +122,11 @@ def test_other_rights_changes_ask_for_a_refetch(server, change):
     someone.groups.add(Group.objects.create(name=uuid.uuid4().hex))
     access = token(someone, lasting=3600)
     with connect(server.ws_url) as ws:
-        subscribe(ws, access)
+        subscribed(ws, LIST, token=access)
         # Joining the group was a rights change too: once it is heard,
         # subscribe afresh.
         heard_until_barrier(ws, make_barrier())
-        subscribe(ws, access)
+        subscribed(ws, LIST, token=access)
         change(someone)
         assert receive(ws) == {"event": "resync", "url": LIST}
 
@@ -144,8 +138,8 @@ def test_owner_change_from_the_admin_is_heard_by_old_and_new_owner(server):
     snippet = Snippet.objects.create(title="t", code="1", owner=old, private=True)
     url = f"{LIST}{snippet.pk}/"
     with connect(server.ws_url) as before, connect(server.ws_url) as after:
-        subscribe(before, token(old, lasting=3600))
-        subscribe(after, token(new, lasting=3600))
+        subscribed(before, LIST, token=token(old, lasting=3600))
+        subscribed(after, LIST, token=token(new, lasting=3600))
         snippet.owner = new
         snippet.save()
         left, entered = receive(before), receive(after)
@@ -162,7 +156,7 @@ def test_a_resource_leaving_a_view_is_deleted_with_its_id(server):
     owner = new_user("owner")
     snippet = Snippet.objects.create(title="t", code="1", owner=owner)
     with connect(server.ws_url) as ws:
-        subscribe(ws, None)
+        subscribed(ws, LIST, token=None)
         snippet.private = True
         snippet.save()
         heard = receive(ws)

@@ -3,7 +3,6 @@ Scale-out: two web processes and two clocks sharing one database and one Redis,
 as a deploy runs them. Nothing correct depends on which process a client reaches.
 """
 
-import json
 import sys
 import uuid
 from datetime import timedelta
@@ -13,9 +12,9 @@ import requests
 from django.utils import timezone
 from websockets.sync.client import connect
 
+from live.testing import receive, subscribed
 from snippets.models import Snippet
 from tests.conftest import (
-    EVENT_TIMEOUT_SECONDS,
     launch,
     server_env,
     use_key_prefix,
@@ -25,15 +24,6 @@ from tests.conftest import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DOOMED = 20
-
-
-def receive(ws):
-    return json.loads(ws.recv(timeout=EVENT_TIMEOUT_SECONDS))
-
-
-def subscribe(ws):
-    ws.send(json.dumps({"id": "sub", "method": "SUBSCRIBE", "url": "/api/snippets/"}))
-    assert receive(ws)["status"] == 200
 
 
 def test_two_webs_and_two_clocks_share_every_change_and_erase_each_snippet_once(
@@ -48,7 +38,7 @@ def test_two_webs_and_two_clocks_share_every_change_and_erase_each_snippet_once(
     with connect(webs[0].ws_url) as first, connect(webs[1].ws_url) as second:
         clients = [first, second]
         for ws in clients:
-            subscribe(ws)
+            subscribed(ws, "/api/snippets/")
 
         # Changes made through either process reach both subscribers.
         created = [
