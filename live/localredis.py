@@ -130,8 +130,8 @@ def ensure_running(project_dir=PROJECT_DIR, name="redis", *, daemon=True):
 
 def has_terminal():
     """`True` if this process has a controlling terminal: a command typed in a
-    shell has one; the processes of honcho or foreman, each a session of its
-    own, have none."""
+    shell has one; the processes of a process manager such as honcho, each a
+    session of its own, have none."""
     try:
         os.close(os.open("/dev/tty", os.O_RDONLY))
     except OSError:
@@ -142,8 +142,8 @@ def has_terminal():
 def for_this_process(project_dir=PROJECT_DIR):
     """The private Redis for a process that found no `REDIS_URL` (settings.py).
 
-    Under a process manager it joins this process's group: honcho and foreman
-    stop each process's group whole, so Ctrl-C stops it with the app. A command
+    Under a process manager it joins this process's group: honcho stops each
+    process's group whole, so Ctrl-C stops it with the app. A command
     typed in a shell starts it as a daemon instead, or a Ctrl-C in that one
     command would take it from every other; `stop` ends it."""
     return ensure_running(project_dir, daemon=has_terminal())
