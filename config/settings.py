@@ -4,7 +4,7 @@ Settings for the Snippets project, read from the environment (12-factor).
 Lines ending in `# demo`, and blocks from `# demo:` to `# end of demo`,  # demo
 belong to the demo app (`snippets/`): docs/forking.md removes them with it.  # demo
 
-Every setting has a row in README.md's settings table. `DEBUG` is off unless
+Every setting has a row in docs/settings.md. `DEBUG` is off unless
 asked for; with it on and only local hosts allowed (`.env` does that for honcho,
 unless the environment sets `DEBUG` or `SECRET_KEY`),
 nothing else needs setting. Anything else refuses to start without `SECRET_KEY`,

@@ -4,7 +4,7 @@ What the running service counts, for `/metrics` (Prometheus's text format).
 Every process counts into `prometheus_client`; under gunicorn, whose workers are
 separate processes, each writes its figures to files in
 `PROMETHEUS_MULTIPROC_DIR` (wsserver/gunicorn_conf.py makes one) and a scrape of
-any worker adds them all up. README.md, "Operations", says what each is for.
+any worker adds them all up. README.md, "Operating it", says what each is for.
 """
 
 import hmac

@@ -42,7 +42,7 @@ class SocketState:
 
 
 class ApiSocketHandler(ClientConnection, BoundedSender, WebSocketHandler):
-    """One client connection speaking protocol v1 (see README.md)."""
+    """One client connection speaking protocol v1 (docs/protocol.md)."""
 
     transport = "websocket"
 
