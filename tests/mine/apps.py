@@ -3,7 +3,7 @@ from django.apps import AppConfig
 
 class MineConfig(AppConfig):
     """Notes again, with a field that depends on who asks (`mine`): a view that
-    must never share a render across users (tests/snippets/test_private_events.py)."""
+    must never share a render across users (tests/live/test_renders.py)."""
 
     name = "tests.mine"
 

@@ -21,7 +21,7 @@ import requests
 from django.utils import timezone
 from websockets.sync.client import connect
 
-from live.testing import new_user, receive, subscribe, subscribed
+from live.testing import new_user, receive, subscribe
 from snippets.management.commands.erase_snippets import erase_snippets
 from snippets.models import Snippet
 from tests.conftest import (
@@ -249,26 +249,3 @@ def test_a_replay_shows_a_snippet_made_private_since_as_deleted(
         assert "secret" not in json.dumps(heard)
     finally:
         stream.close()
-
-
-def test_a_field_that_depends_on_who_asks_is_never_shared(
-    subscriber_server, writer_server, people
-):
-    """A view that names no cohort renders a change once per identity: two
-    users hear the same note with their own `mine`."""
-    other_token = people["other"][1]
-    with (
-        connect(subscriber_server.ws_url) as owner,
-        connect(subscriber_server.ws_url) as other,
-    ):
-        subscribed(owner, "/api/my-notes/", token=people["owner"][1])
-        subscribed(other, "/api/my-notes/", token=other_token)
-        as_owner(
-            people,
-            "POST",
-            writer_server,
-            "/api/my-notes/",
-            {"shared": True, "text": "n"},
-        )
-        assert receive(owner)["data"]["mine"] is True
-        assert receive(other)["data"]["mine"] is False
