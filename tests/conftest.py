@@ -320,6 +320,14 @@ def web_server(server_factory):
     return server_factory()
 
 
+@pytest.fixture
+def author():
+    """A user of this test who writes, and a token test servers accept for
+    them: `(user, token)`."""
+    user = testing.new_user("author")
+    return user, server_token(user)
+
+
 def sign_up_token(server, username=None):
     """Sign a new user up on `server` over HTTP; return their access token."""
     username = username or f"user{uuid.uuid4().hex[:8]}"

@@ -78,12 +78,6 @@ def tokens():
     return [server_token(user) for user in users]
 
 
-@pytest.fixture
-def author():
-    user = new_user("n")
-    return user, server_token(user)
-
-
 def ask(ws, frame):
     ws.send(json.dumps({"id": "q", **frame}))
     while (reply := json.loads(ws.recv(timeout=EVENT_TIMEOUT_SECONDS))).get(

@@ -19,14 +19,14 @@ from websockets.sync.client import connect
 
 from live.conf import live_settings
 from live.redis_client import get_redis
-from live.testing import receive, subscribe
-from snippets.models import Snippet
+from live.testing import TIMEOUT, receive, subscribe
 from tests.conftest import SharedHistory, use_key_prefix
+from tests.notes.models import Note
 from tests.slow_urls import release, wait_entered
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-LIST = "/api/snippets/"
+LIST = "/api/notes/"
 
 history = SharedHistory("positions")
 server = history.server()
@@ -34,15 +34,24 @@ other_server = history.server()
 shared_prefix = history.recorded_here()
 
 
-def post(server, title):
+def post(server, author, text):
+    """Share a note over HTTP as `author` (`(user, token)`); its URL."""
     response = requests.post(
-        f"{server.url}/api/snippets/", json={"title": title, "code": "1"}
+        server.url + LIST,
+        json={"text": text, "shared": True},
+        headers={"Authorization": f"JWT {author[1]}"},
+        timeout=TIMEOUT,
     )
-    assert response.status_code == 201
-    return response.json()
+    assert response.status_code == 201, response.text
+    return f"{LIST}{response.json()['id']}/"
 
 
-def test_change_committed_while_the_snapshot_is_read_is_delivered(server):
+def share(author, text):
+    """Share a note through the ORM, as any process of the app may."""
+    return Note.objects.create(owner=author[0], text=text, shared=True)
+
+
+def test_change_committed_while_the_snapshot_is_read_is_delivered(server, author):
     """A change that commits while SUBSCRIBE's GET runs is not lost between the
     snapshot and the stream: the reply's position comes before the GET."""
     key = uuid.uuid4().hex
@@ -52,39 +61,39 @@ def test_change_committed_while_the_snapshot_is_read_is_delivered(server):
                 {
                     "id": "sub",
                     "method": "SUBSCRIBE",
-                    "url": "/api/snippets/",
+                    "url": LIST,
                     "headers": {"X-Test-Wait": key},
                 }
             )
         )
         wait_entered(key)
-        snippet = Snippet.objects.create(title="during the GET", code="1")
+        note = share(author, "during the GET")
         release(key)
         reply = receive(ws)
         event = receive(ws)
     assert reply["status"] == 200
     assert reply["position"] < event["position"]
-    assert (event["event"], event["url"]) == ("created", f"/api/snippets/{snippet.pk}/")
+    assert (event["event"], event["url"]) == ("created", f"{LIST}{note.pk}/")
 
 
-def test_resume_delivers_exactly_what_was_missed_in_order(server, other_server):
+def test_resume_delivers_exactly_what_was_missed_in_order(server, other_server, author):
     """Subscribe, go away, three changes elsewhere, resume with `since`: the reply
     says `recovered` and carries no snapshot; the changes follow in order, each
     as a GET shows the resource now (so the update of a resource since deleted
     says it left the view)."""
     with connect(server.ws_url) as ws:
         position = subscribe(ws, LIST)["position"]
-    created = post(other_server, "while away")
-    url = created["url"]
-    requests.patch(f"{other_server.url}{url}", json={"title": "x"})  # 401: no change
-    Snippet.objects.filter(pk=created["id"]).update(title="not announced")
-    Snippet.objects.get(pk=created["id"]).save()
-    Snippet.objects.get(pk=created["id"]).delete()
+    url = post(other_server, author, "while away")
+    requests.patch(f"{other_server.url}{url}", json={"text": "x"})  # 401: no change
+    note = Note.objects.get(pk=url.split("/")[-2])
+    Note.objects.filter(pk=note.pk).update(text="not announced")
+    Note.objects.get(pk=note.pk).save()
+    Note.objects.get(pk=note.pk).delete()
     with connect(server.ws_url) as ws:
         reply = subscribe(ws, LIST, since=position)
         events = [receive(ws) for _ in range(2)]  # the creation is not shown
-        marker = post(other_server, "after")
-        assert receive(ws)["url"] == marker["url"]  # and nothing in between
+        marker = post(other_server, author, "after")
+        assert receive(ws)["url"] == marker  # and nothing in between
     assert reply["status"] == 200
     assert reply["recovered"] is True
     assert "data" not in reply
@@ -95,7 +104,7 @@ def test_resume_delivers_exactly_what_was_missed_in_order(server, other_server):
     assert [e["position"] for e in events] == sorted(e["position"] for e in events)
 
 
-def test_resume_from_before_the_history_gets_a_fresh_snapshot(server_factory):
+def test_resume_from_before_the_history_gets_a_fresh_snapshot(server_factory, author):
     """When the capped history no longer reaches back, `recovered` is false and
     the reply carries a snapshot, as a first SUBSCRIBE does."""
     short = server_factory(
@@ -104,7 +113,7 @@ def test_resume_from_before_the_history_gets_a_fresh_snapshot(server_factory):
     with connect(short.ws_url) as ws:
         position = subscribe(ws, LIST)["position"]
     for number in range(3):
-        post(short, f"trimmed {number}")
+        post(short, author, f"trimmed {number}")
     with connect(short.ws_url) as ws:
         reply = subscribe(ws, LIST, since=position)
     assert reply["status"] == 200
@@ -130,21 +139,21 @@ def test_since_from_another_history_gets_a_snapshot(server):
 
 
 def test_change_that_could_not_be_recorded_is_followed_by_resync(
-    server, next_record_fails
+    server, next_record_fails, author
 ):
     """If Redis fails when a change commits, the next recorded change is preceded
     by `resync`: subscribers are told, never left wrong in silence."""
     with connect(server.ws_url) as ws:
         subscribe(ws, LIST)
-        Snippet.objects.create(title="lost", code="1")
-        recorded = Snippet.objects.create(title="recorded", code="1")
+        share(author, "lost")
+        recorded = share(author, "recorded")
         resync = receive(ws)
         event = receive(ws)
-    assert resync == {"event": "resync", "url": "/api/snippets/"}
-    assert event["url"] == f"/api/snippets/{recorded.pk}/"
+    assert resync == {"event": "resync", "url": LIST}
+    assert event["url"] == f"{LIST}{recorded.pk}/"
 
 
-def test_killed_history_connection_misses_nothing(server_factory, own_redis):
+def test_killed_history_connection_misses_nothing(server_factory, own_redis, author):
     """When the fan-out's Redis connection is killed, it reads on from where it
     was: changes made meanwhile arrive, and no resync is needed."""
     server = server_factory(REDIS_URL=own_redis.url, REDIS_TIMEOUT_SECONDS=1)
@@ -152,9 +161,9 @@ def test_killed_history_connection_misses_nothing(server_factory, own_redis):
     with connect(server.ws_url) as ws:
         subscribe(ws, LIST)
         admin.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
-        created = [post(server, f"after the kill {n}") for n in range(3)]
+        created = [post(server, author, f"after the kill {n}") for n in range(3)]
         events = [receive(ws) for _ in created]
-    assert [e["url"] for e in events] == [c["url"] for c in created]
+    assert [e["url"] for e in events] == created
     assert all(e["event"] == "created" for e in events)
 
 
@@ -164,7 +173,7 @@ DRAINED_SUBSCRIBERS = 200
 async def subscribe_many(url, count, **fields):
     """`count` sockets subscribed to the list; their replies, in order."""
     sockets = [await async_connect(url, max_size=None) for _ in range(count)]
-    message = json.dumps({"method": "SUBSCRIBE", "url": "/api/snippets/", **fields})
+    message = json.dumps({"method": "SUBSCRIBE", "url": LIST, **fields})
     for ws in sockets:
         await ws.send(message)
     replies = [json.loads(await ws.recv()) for ws in sockets]
@@ -176,7 +185,7 @@ async def next_frames(ws, count):
 
 
 def test_subscribers_drained_by_a_deploy_resume_elsewhere_missing_nothing(
-    server_factory,
+    server_factory, author
 ):
     """200 subscribers on a web process that gets SIGTERM reconnect to another and
     resume: every change made meanwhile arrives once, and no snapshot is re-read."""
@@ -195,18 +204,16 @@ def test_subscribers_drained_by_a_deploy_resume_elsewhere_missing_nothing(
             with contextlib.suppress(ConnectionClosed):
                 await ws.recv()
         assert {ws.close_code for ws in sockets} == {1001}
-        urls = [post(staying, f"during the deploy {n}")["url"] for n in range(3)]
+        urls = [post(staying, author, f"during the deploy {n}") for n in range(3)]
         resumed = []
         for position in positions:
             ws = await async_connect(staying.ws_url, max_size=None)
             await ws.send(
-                json.dumps(
-                    {"method": "SUBSCRIBE", "url": "/api/snippets/", "since": position}
-                )
+                json.dumps({"method": "SUBSCRIBE", "url": LIST, "since": position})
             )
             resumed.append(ws)
         results = [await next_frames(ws, 1 + len(urls)) for ws in resumed]
-        marker = post(staying, "after")["url"]
+        marker = post(staying, author, "after")
         afterwards = [(await next_frames(ws, 1))[0]["url"] for ws in resumed]
         for ws in resumed:
             await ws.close()
@@ -231,18 +238,20 @@ def own_history(server_factory, settings, **limits):
 
 
 def test_resume_further_behind_than_allowed_gets_a_fresh_snapshot(
-    server_factory, settings
+    server_factory, settings, author
 ):
     """Missed more changes than `WS_RESUME_MAX_CHANGES`: a snapshot, not a replay
     of each; as many as that: the replay."""
-    bounded = own_history(server_factory, settings, WS_RESUME_MAX_CHANGES=2)
+    # Each note's change is recorded twice: tests/notes and tests/mine both
+    # make Note live. Two notes' changes may be replayed, not three.
+    bounded = own_history(server_factory, settings, WS_RESUME_MAX_CHANGES=2 * 2)
     with connect(bounded.ws_url) as ws:
         too_far = subscribe(ws, LIST)["position"]
-    Snippet.objects.create(title="missed 1", code="1")
+    share(author, "missed 1")
     with connect(bounded.ws_url) as ws:
         near = subscribe(ws, LIST)["position"]
     for number in (2, 3):
-        Snippet.objects.create(title=f"missed {number}", code="1")
+        share(author, f"missed {number}")
     with connect(bounded.ws_url) as ws:
         refused = subscribe(ws, LIST, since=too_far)
         assert (refused["recovered"], refused["data"]["count"]) == (False, 3)
@@ -252,7 +261,7 @@ def test_resume_further_behind_than_allowed_gets_a_fresh_snapshot(
 
 
 def test_replayed_changes_count_against_the_subscriber_s_throttle(
-    server_factory, settings
+    server_factory, settings, author
 ):
     """A replay renders each missed change as a request of the subscriber's:
     once over its throttle it is asked to refetch (once), not replayed more."""
@@ -260,13 +269,13 @@ def test_replayed_changes_count_against_the_subscriber_s_throttle(
     with connect(throttled.ws_url) as ws:
         position = subscribe(ws, LIST)["position"]  # request 1
     for number in range(3):
-        Snippet.objects.create(title=f"missed {number}", code="1")
+        share(author, f"missed {number}")
     with connect(throttled.ws_url) as ws:
         assert subscribe(ws, LIST, since=position)["recovered"] is True  # request 2
         heard = [receive(ws)["event"] for _ in range(2)]  # 3 replayed, 4 refused
         assert heard == ["created", "resync"]
-        probe = Snippet.objects.create(title="live", code="1")  # live: unthrottled
-        assert receive(ws)["url"] == f"/api/snippets/{probe.pk}/"
+        probe = share(author, "live")  # live: unthrottled
+        assert receive(ws)["url"] == f"{LIST}{probe.pk}/"
 
 
 def test_replays_leave_threads_to_requests_and_a_full_queue_refuses_them(
@@ -297,10 +306,10 @@ def test_replays_leave_threads_to_requests_and_a_full_queue_refuses_them(
         resume(keys[0])
         wait_entered(keys[0])  # its replay now holds one of the two threads
         resume(keys[1])  # its replay waits its turn
-        assert requests.get(f"{busy.url}/api/snippets/").status_code == 200
+        assert requests.get(busy.url + LIST).status_code == 200
         assert get_redis().llen(f"test-entered:{keys[1]}") == 0
         resume(keys[2])  # three catch-ups: the queue is full
-        refused = requests.get(f"{busy.url}/api/snippets/")
+        refused = requests.get(busy.url + LIST)
         assert (refused.status_code, refused.headers["Retry-After"]) == (503, "1")
         for key in keys:
             release(key)
