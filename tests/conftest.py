@@ -328,6 +328,14 @@ def author():
     return user, server_token(user)
 
 
+def share(author, text):
+    """A note shared by `author` (`(user, token)`), made through the ORM as any
+    process of the app may make it; heard by servers on this history."""
+    from tests.notes.models import Note
+
+    return Note.objects.create(owner=author[0], text=text, shared=True)
+
+
 def sign_up_token(server, username=None):
     """Sign a new user up on `server` over HTTP; return their access token."""
     username = username or f"user{uuid.uuid4().hex[:8]}"

@@ -20,7 +20,7 @@ from websockets.sync.client import connect
 from live.conf import live_settings
 from live.redis_client import get_redis
 from live.testing import TIMEOUT, receive, subscribe
-from tests.conftest import SharedHistory, use_key_prefix
+from tests.conftest import SharedHistory, share, use_key_prefix
 from tests.notes.models import Note
 from tests.slow_urls import release, wait_entered
 
@@ -44,11 +44,6 @@ def post(server, author, text):
     )
     assert response.status_code == 201, response.text
     return f"{LIST}{response.json()['id']}/"
-
-
-def share(author, text):
-    """Share a note through the ORM, as any process of the app may."""
-    return Note.objects.create(owner=author[0], text=text, shared=True)
 
 
 def test_change_committed_while_the_snapshot_is_read_is_delivered(server, author):
