@@ -23,7 +23,7 @@ def server(server_factory):
 
 
 def test_the_api_answers_a_listed_origin_with_cors(server):
-    response = requests.get(f"{server.url}/api/snippets/", headers={"Origin": FRONTEND})
+    response = requests.get(f"{server.url}/api/notes/", headers={"Origin": FRONTEND})
     assert response.headers["Access-Control-Allow-Origin"] == FRONTEND
     exposed = response.headers["Access-Control-Expose-Headers"].lower()
     assert {"retry-after", "location"} <= set(exposed.replace(" ", "").split(","))
@@ -32,7 +32,7 @@ def test_the_api_answers_a_listed_origin_with_cors(server):
 
 def test_the_preflight_allows_what_the_client_sends(server):
     preflight = requests.options(
-        f"{server.url}/api/snippets/",
+        f"{server.url}/api/notes/",
         headers={
             "Origin": FRONTEND,
             "Access-Control-Request-Method": "POST",
@@ -47,9 +47,7 @@ def test_the_preflight_allows_what_the_client_sends(server):
 
 
 def test_another_origin_gets_no_cors_headers(server):
-    response = requests.get(
-        f"{server.url}/api/snippets/", headers={"Origin": ELSEWHERE}
-    )
+    response = requests.get(f"{server.url}/api/notes/", headers={"Origin": ELSEWHERE})
     assert "Access-Control-Allow-Origin" not in response.headers
 
 
@@ -74,12 +72,12 @@ def test_event_streams_admit_the_listed_origin_only(server):
     assert preflight.headers["Access-Control-Allow-Origin"] == FRONTEND
     assert "authorization" in preflight.headers["Access-Control-Allow-Headers"].lower()
     with requests.get(
-        url, params={"url": "/api/snippets/"}, headers={"Origin": FRONTEND}, stream=True
+        url, params={"url": "/api/notes/"}, headers={"Origin": FRONTEND}, stream=True
     ) as stream:
         assert stream.status_code == 200
         assert stream.headers["Access-Control-Allow-Origin"] == FRONTEND
     refused = requests.get(
-        url, params={"url": "/api/snippets/"}, headers={"Origin": ELSEWHERE}
+        url, params={"url": "/api/notes/"}, headers={"Origin": ELSEWHERE}
     )
     assert refused.status_code == 403
     assert "Access-Control-Allow-Origin" not in refused.headers
