@@ -114,8 +114,8 @@ def ensure_running(project_dir=PROJECT_DIR, name="redis", *, daemon=True):
             if daemon:
                 subprocess.run(command, check=True)
             else:
-                # Nothing of this process's: a pipe it inherited would keep
-                # whoever reads this process's output waiting for its end.
+                # None of this process's files: an inherited pipe would keep
+                # whoever reads this process's output (honcho) waiting on it.
                 with open(run_dir / f"{name}.log", "a") as log:
                     subprocess.Popen(
                         command, stdin=subprocess.DEVNULL, stdout=log, stderr=log
