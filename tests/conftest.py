@@ -336,6 +336,21 @@ def share(author, text):
     return Note.objects.create(owner=author[0], text=text, shared=True)
 
 
+def post_note(server, author, text):
+    """Share a note over HTTP on `server` as `author`; the response."""
+    return requests.post(
+        f"{server.url}/api/notes/",
+        json={"text": text, "shared": True},
+        headers={"Authorization": f"JWT {author[1]}"},
+        timeout=EVENT_TIMEOUT_SECONDS,
+    )
+
+
+def note_url(note):
+    """The URL of a note: a row, or the API's body (which carries its `id` only)."""
+    return f"/api/notes/{note['id'] if isinstance(note, dict) else note.pk}/"
+
+
 def sign_up_token(server, username=None):
     """Sign a new user up on `server` over HTTP; return their access token."""
     username = username or f"user{uuid.uuid4().hex[:8]}"

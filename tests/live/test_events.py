@@ -13,8 +13,8 @@ from django.db import transaction
 from websockets.sync.client import connect
 
 from live.redis_client import get_redis
-from live.testing import TIMEOUT, new_user, receive, subscribe
-from tests.conftest import SharedHistory, share, wait_until
+from live.testing import new_user, receive, subscribe
+from tests.conftest import SharedHistory, note_url, post_note, share, wait_until
 from tests.notes.models import Note
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,21 +25,6 @@ writer_server = history.server()
 shared_prefix = history.recorded_here()
 
 LIST = "/api/notes/"
-
-
-def post(server, author, text):
-    """Share a note over HTTP as `author`; the response."""
-    return requests.post(
-        server.url + LIST,
-        json={"text": text, "shared": True},
-        headers={"Authorization": f"JWT {author[1]}"},
-        timeout=TIMEOUT,
-    )
-
-
-def url_of(note):
-    """The URL of a note (the API's notes carry their `id` only)."""
-    return f"{LIST}{note['id'] if isinstance(note, dict) else note.pk}/"
 
 
 def without_position(event):
@@ -59,7 +44,7 @@ def assert_nothing_more(ws, author):
     that a slow machine could outwait.
     """
     barrier = share(author, "barrier")
-    url = url_of(barrier)
+    url = note_url(barrier)
     ws.send(json.dumps({"id": "barrier", "method": "SUBSCRIBE", "url": url}))
     extra = []
     while (frame := receive(ws)) != {**frame, "event": "updated", "url": url}:
@@ -89,7 +74,7 @@ def test_http_create_on_another_process_is_heard_once(
     """A note created over HTTP on one process reaches a subscriber on another."""
     with connect(subscriber_server.ws_url) as ws:
         subscribe(ws, LIST)
-        url = url_of(post(writer_server, author, "t").json())
+        url = note_url(post_note(writer_server, author, "t").json())
         event = receive(ws)
         assert_nothing_more(ws, author)
     shown = requests.get(subscriber_server.url + url).json()
@@ -105,14 +90,14 @@ def test_websocket_update_on_another_process_is_heard_once(
         subscribe(ws, LIST)
         edit = {"method": "PATCH", "data": {"text": "after"}, "token": author[1]}
         # Only its owner edits a note: the PATCH is refused, nothing is sent.
-        w.send(json.dumps({**edit, "url": url_of(someone_else)}))
+        w.send(json.dumps({**edit, "url": note_url(someone_else)}))
         assert receive(w)["status"] == 403
         assert_nothing_more(ws, author)
         new = {"text": "mine", "shared": True}
         w.send(
             json.dumps({"method": "POST", "url": LIST, "data": new, "token": author[1]})
         )
-        owned = url_of(receive(w)["data"])
+        owned = note_url(receive(w)["data"])
         assert receive(ws)["event"] == "created"
         w.send(json.dumps({**edit, "url": owned}))
         assert receive(w)["status"] == 200
@@ -132,7 +117,7 @@ def test_orm_changes_in_any_process_are_heard(subscriber_server, author):
         note.text = "orm, renamed"
         note.save()
         updated = receive(ws)
-        url = url_of(note)
+        url = note_url(note)
         note.delete()
         deleted = receive(ws)
         assert_nothing_more(ws, author)
@@ -161,7 +146,7 @@ def test_detail_subscription_hears_only_its_note(subscriber_server, author):
     mine = share(author, "mine")
     other = share(author, "other")
     with connect(subscriber_server.ws_url) as ws:
-        reply = subscribe(ws, url_of(mine))
+        reply = subscribe(ws, note_url(mine))
         assert reply["data"]["text"] == "mine"
         other.text = "other, renamed"
         other.save()
@@ -169,7 +154,7 @@ def test_detail_subscription_hears_only_its_note(subscriber_server, author):
         mine.save()
         event = receive(ws)
         assert_nothing_more(ws, author)
-    assert event["url"] == url_of(mine)
+    assert event["url"] == note_url(mine)
     assert event["data"]["text"] == "mine, renamed"
 
 
@@ -211,10 +196,10 @@ def test_redis_restart_tells_subscribers_to_resync(server_factory, own_redis, au
         own_redis.stop()
         own_redis.start()
         assert receive(ws) == {"event": "resync", "url": LIST}
-        created = post(server, author, "after").json()
+        created = post_note(server, author, "after").json()
         event = receive(ws)
     assert event["event"] == "created"
-    assert event["url"] == url_of(created)
+    assert event["url"] == note_url(created)
 
 
 def test_requests_needing_redis_fail_cleanly_while_it_is_down(
@@ -252,13 +237,13 @@ def test_redis_that_stops_answering_is_noticed_and_nothing_is_missed(
         responses = []  # 503s while Redis is paused (the throttle needs it)
         wait_until(
             lambda: (
-                responses.append(post(server, author, "after"))
+                responses.append(post_note(server, author, "after"))
                 or responses[-1].status_code == 201
             )
         )
         created = responses[-1].json()
         event = receive(ws)
-    assert (event["event"], event["url"]) == ("created", url_of(created))
+    assert (event["event"], event["url"]) == ("created", note_url(created))
 
 
 def test_junk_on_the_events_channel_is_skipped(subscriber_server, author):
@@ -269,7 +254,7 @@ def test_junk_on_the_events_channel_is_skipped(subscriber_server, author):
             get_redis().publish(f"{history.prefix}:events", junk)
         note = share(author, "after junk")
         event = receive(ws)
-    assert (event["event"], event["url"]) == ("created", url_of(note))
+    assert (event["event"], event["url"]) == ("created", note_url(note))
 
 
 def test_percent_encoded_subscription_hears_its_note(subscriber_server, author):

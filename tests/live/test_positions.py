@@ -19,8 +19,8 @@ from websockets.sync.client import connect
 
 from live.conf import live_settings
 from live.redis_client import get_redis
-from live.testing import TIMEOUT, receive, subscribe
-from tests.conftest import SharedHistory, share, use_key_prefix
+from live.testing import receive, subscribe
+from tests.conftest import SharedHistory, note_url, post_note, share, use_key_prefix
 from tests.notes.models import Note
 from tests.slow_urls import release, wait_entered
 
@@ -35,15 +35,10 @@ shared_prefix = history.recorded_here()
 
 
 def post(server, author, text):
-    """Share a note over HTTP as `author` (`(user, token)`); its URL."""
-    response = requests.post(
-        server.url + LIST,
-        json={"text": text, "shared": True},
-        headers={"Authorization": f"JWT {author[1]}"},
-        timeout=TIMEOUT,
-    )
+    """Share a note over HTTP as `author`; its URL."""
+    response = post_note(server, author, text)
     assert response.status_code == 201, response.text
-    return f"{LIST}{response.json()['id']}/"
+    return note_url(response.json())
 
 
 def test_change_committed_while_the_snapshot_is_read_is_delivered(server, author):
